@@ -1,0 +1,3 @@
+from hoist.cli.main import run
+
+run()

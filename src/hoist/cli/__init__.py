@@ -1,0 +1,1 @@
+"""The command line: parse flags, call a function, print. No logic of its own."""

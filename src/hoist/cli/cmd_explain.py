@@ -1,0 +1,9 @@
+"""`hoist explain`"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    pass

@@ -1,0 +1,9 @@
+"""`hoist secret`"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    pass
