@@ -1,9 +1,50 @@
-"""`hoist explain`"""
+"""``hoist explain [PATH…|-]``"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from typing import Any
+
+from hoist.cli.common import add_input_arguments, load_config_arg, read_inputs
+from hoist.cli.output import EXIT_BAD_INPUT, EXIT_OK, print_json, print_table
+
+TABLE_COLUMNS = ("where", "resource", "container", "container_type", "image",
+                 "declared_policy", "effective_policy", "policy_source", "pull_secrets",
+                 "node_action")
+TABLE_HEADERS = ("file:line", "resource", "container", "type", "image", "declared",
+                 "effective", "source", "secrets", "node action")
 
 
 def register(sub: Any) -> None:
-    pass
+    p = sub.add_parser(
+        "explain", help="what every container will pull, when, and why",
+        description="One row per container (init, regular, ephemeral) and image volume of "
+        "every pod-bearing object: declared and effective imagePullPolicy with its source, "
+        "the pull secrets after ServiceAccount admission, the node's action, and notes.",
+    )
+    add_input_arguments(p)
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hoist.explain import document_wanted, explain
+
+    config = load_config_arg(args)
+    files, problems = read_inputs(args, config, want=document_wanted)
+    rows = [r.to_dict() for r in explain(files, config)]
+    if args.output == "json":
+        print_json(rows)
+    else:
+        for r in rows:
+            r["where"] = f"{r['file']}:{r['line']}"
+            r["resource"] = f"{r['kind']}/{r['name']}"
+        print_table(rows, TABLE_COLUMNS, headers=TABLE_HEADERS)
+        noted = [r for r in rows if r["notes"]]
+        if noted:
+            sys.stdout.write("\nNOTES\n")
+            for r in noted:
+                for note in r["notes"]:
+                    sys.stdout.write(f"  {r['where']} {r['container']}: {note}\n")
+    return EXIT_BAD_INPUT if problems else EXIT_OK

@@ -1,0 +1,50 @@
+# Two entry points: `make demo` and `make test`. Both install what is missing first:
+# Debian packages when root and apt-get are here, the virtualenv in .venv, and (for the
+# tests that compare against it) checkov in its own .venv-checkov.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check unit bench deps system-deps peers clean
+
+demo: deps
+	@echo "== hoist explain examples/seed (as the API server defaults it)"
+	$(BIN)/hoist explain examples/seed
+	@echo
+	@echo "== hoist explain --config examples/seed/skaffold.yaml (as hoist deploys it)"
+	$(BIN)/hoist explain --config examples/seed/skaffold.yaml
+	@echo
+	@echo "== hoist lint examples/seed"
+	$(BIN)/hoist lint examples/seed
+
+test: deps peers check unit
+
+check: deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy --strict src
+
+unit: deps
+	$(BIN)/python -m pytest -q
+
+bench: deps peers
+	$(BIN)/python -m bench
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@scripts/install-system-deps
+
+peers:
+	@scripts/ensure-checkov
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -1,0 +1,187 @@
+"""``hoist explain``: what every container will pull, when, with which secrets, and why.
+
+For each image site the row shows the declared policy, the effective one (API defaulting,
+or the policy a hoist/skaffold config injects for its artifacts) and its source, the pull
+secrets the pod carries after ServiceAccount admission, what the node does on a container
+start, and notes for the traps users keep hitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hoist.config import Artifact, Config
+from hoist.core.policy import PolicySource, PullPolicy, describe_policy, effective_pull_policy
+from hoist.core.reference import ReferenceError, parse_normalized_named, repository_name
+from hoist.manifests.source import SourceFile
+from hoist.manifests.workloads import (
+    ContainerType,
+    ImageSite,
+    PodSpecSite,
+    get,
+    items,
+    iter_image_sites,
+    iter_resources,
+    scalar,
+)
+
+DEFAULT_NAMESPACE = "default"
+DEFAULT_SERVICE_ACCOUNT = "default"
+
+COLUMNS = (
+    "file", "line", "kind", "namespace", "name", "container", "container_type", "image",
+    "declared_policy", "effective_policy", "policy_source", "pull_secrets", "node_action",
+    "notes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainRow:
+    file: str
+    line: int
+    kind: str
+    namespace: str
+    name: str
+    container: str
+    container_type: str
+    image: str
+    declared_policy: str | None
+    effective_policy: str | None
+    policy_source: str
+    pull_secrets: list[str]
+    node_action: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def document_wanted(piece: str) -> bool:
+    """Only documents that can hold a pod spec or a ServiceAccount need parsing."""
+    return "ontainers" in piece or "ServiceAccount" in piece or "imagePullSecrets" in piece
+
+
+def service_account_secrets(sources: Iterable[SourceFile]) -> dict[tuple[str, str], list[str]]:
+    """(namespace, name) → imagePullSecrets names of every ServiceAccount in the inputs."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for source in sources:
+        for res in iter_resources(source):
+            if res.kind == "ServiceAccount" and res.name:
+                names = [scalar(get(s, "name")) or "" for s in items(get(res.node,
+                                                                          "imagePullSecrets"))]
+                out[(res.namespace or DEFAULT_NAMESPACE, res.name)] = names
+    return out
+
+
+def pod_pull_secrets(
+    pod: PodSpecSite, accounts: dict[tuple[str, str], list[str]]
+) -> tuple[list[str], str]:
+    """The secrets the pod will carry after ServiceAccount admission, and where they came
+    from: the pod's own list wins; otherwise its account's (plugin/pkg/admission/
+    serviceaccount copies them only when the pod has none)."""
+    own = [scalar(get(s, "name")) or "" for s in items(get(pod.spec, "imagePullSecrets"))]
+    if own:
+        return own, "pod"
+    account = (scalar(get(pod.spec, "serviceAccountName"))
+               or scalar(get(pod.spec, "serviceAccount")) or DEFAULT_SERVICE_ACCOUNT)
+    ns = pod.resource.namespace or DEFAULT_NAMESPACE
+    found = accounts.get((ns, account))
+    if found:
+        return found, f"serviceaccount/{account}"
+    return [], ""
+
+
+def artifact_for(image: str, artifacts: Sequence[Artifact]) -> Artifact | None:
+    repo = repository_name(image)
+    for a in artifacts:
+        if repository_name(a.image) == repo:
+            return a
+    return None
+
+
+def trap_notes(image: str, policy: PullPolicy | None, declared: str | None) -> list[str]:
+    """The notes for the pull-policy traps users hit most (facts/kubelet.md, issues
+    #8841, #47775, #72401)."""
+    notes: list[str] = []
+    try:
+        ref = parse_normalized_named(image)
+    except ReferenceError as e:
+        return [f"invalid image name: the kubelet fails with InvalidImageName ({e})"]
+    mutable = ref.digest is None
+    if policy is PullPolicy.IF_NOT_PRESENT and mutable:
+        if ref.tag == "latest" or not ref.tag:
+            notes.append("':latest' with IfNotPresent: a node keeps whichever 'latest' it "
+                         "pulled first")
+        else:
+            notes.append(f"mutable tag {ref.tag!r} with IfNotPresent: a node that already has "
+                         "this tag keeps running its old image (stale code)")
+    if policy is PullPolicy.ALWAYS and not mutable:
+        notes.append("digest-pinned with Always: a registry round trip on every container "
+                     "start that cannot change what runs")
+    if policy is PullPolicy.NEVER:
+        notes.append("Never: the image must be preloaded on every node that may run this pod")
+    if declared is None and ref.tag == "latest" and ref.digest is not None:
+        notes.append("':latest@sha256:…' defaults to Always: the API server looks at the tag, "
+                     "not the digest")
+    return notes
+
+
+def explain_site(
+    site: ImageSite,
+    accounts: dict[tuple[str, str], list[str]],
+    config: Config | None = None,
+) -> ExplainRow:
+    image = site.image or ""
+    declared = site.declared_policy
+    artifact = artifact_for(image, config.artifacts) if config and image else None
+    injected = artifact.pull_policy if artifact else None
+    eff = effective_pull_policy(image, declared, injected,
+                                artifact.override_policy if artifact else False)
+    notes: list[str] = []
+    if not image:
+        notes.append("no image: the API server rejects this pod")
+    else:
+        notes.extend(trap_notes(image, eff.policy, eff.declared))
+    if eff.invalid_declared:
+        notes.append(f"imagePullPolicy {declared!r} is not Always, IfNotPresent or Never: the "
+                     "API server rejects this pod")
+    if artifact is not None:
+        if eff.source is PolicySource.HOIST_CONFIG and declared:
+            notes.append(f"built artifact {artifact.name!r}: config policy {injected} replaces "
+                         f"the manifest's {declared} (override: true)")
+        elif eff.source is PolicySource.HOIST_CONFIG:
+            notes.append(f"built artifact {artifact.name!r}: config injects {injected}")
+        elif injected is not None:
+            notes.append(f"built artifact {artifact.name!r}: manifest's {declared} kept; config "
+                         f"asks {injected} (set override: true to replace it)")
+        else:
+            notes.append(f"built artifact {artifact.name!r}: image rewritten to the built "
+                         "reference; policy as the manifest/API default gives")
+    secrets, _origin = pod_pull_secrets(site.pod, accounts)
+    res = site.pod.resource
+    return ExplainRow(
+        file=res.source.name,
+        line=site.line,
+        kind=res.kind,
+        namespace=res.namespace or DEFAULT_NAMESPACE,
+        name=res.name,
+        container=site.name,
+        container_type=site.container_type.value,
+        image=image,
+        declared_policy=declared,
+        effective_policy=eff.policy.value if eff.policy else None,
+        policy_source=eff.source.value,
+        pull_secrets=secrets,
+        node_action=describe_policy(eff.policy) if eff.policy else "pod rejected by the API server",
+        notes=notes,
+    )
+
+
+def explain(sources: Sequence[SourceFile], config: Config | None = None) -> list[ExplainRow]:
+    accounts = service_account_secrets(sources)
+    return [explain_site(site, accounts, config) for site in iter_image_sites(list(sources))]
+
+
+__all__ = ["COLUMNS", "ContainerType", "ExplainRow", "document_wanted", "explain"]

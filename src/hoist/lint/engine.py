@@ -1,0 +1,223 @@
+"""Running the rules over parsed manifests, with inline suppression."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import yaml
+
+from hoist.auth.k8s_secret import inspect_docker_config_secret
+from hoist.config import Config
+from hoist.core.policy import PullPolicy, effective_pull_policy, unsupported_policy_message
+from hoist.core.reference import ReferenceError, parse_normalized_named
+from hoist.errors import InputError
+from hoist.explain import DEFAULT_NAMESPACE, artifact_for
+from hoist.lint.rules import (
+    ALWAYS_ON_DIGEST,
+    INVALID_IMAGE,
+    INVALID_PULL_POLICY,
+    LATEST_TAG,
+    MUTABLE_TAG_IF_NOT_PRESENT,
+    NEVER_OUTSIDE_LOCAL,
+    PULL_SECRET_INVALID,
+    PULL_SECRET_NAME,
+    RULES_BY_KEY,
+    Rule,
+    Severity,
+)
+from hoist.manifests.source import SourceFile
+from hoist.manifests.workloads import (
+    ImageSite,
+    Resource,
+    get,
+    items,
+    iter_images,
+    iter_resources,
+    pod_spec_of,
+    scalar,
+)
+
+IGNORE_ANNOTATION = "hoist.dev/ignore"
+PULL_SECRET_TYPES = {
+    "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+    "kubernetes.io/dockercfg": ".dockercfg",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    rule_name: str
+    severity: str
+    file: str
+    line: int
+    resource: str
+    container: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LintOptions:
+    local_cluster: bool = False
+    config: Config | None = None
+
+
+def document_wanted(piece: str) -> bool:
+    """Documents that can hold a pod spec, a Secret or a ServiceAccount."""
+    return "ontainers" in piece or "Secret" in piece or "ServiceAccount" in piece
+
+
+def _finding(rule: Rule, res: Resource, line: int, container: str, message: str) -> Finding:
+    return Finding(rule.id, rule.name, rule.severity.value, res.source.name, line,
+                   res.display, container, message)
+
+
+def suppressed_rules(res: Resource, pod_meta: yaml.Node | None) -> set[str]:
+    """Rule IDs named by ``hoist.dev/ignore`` on the object or its pod template."""
+    out: set[str] = set()
+    for meta in (get(res.node, "metadata"), pod_meta):
+        text = scalar(get(get(meta, "annotations"), IGNORE_ANNOTATION))
+        for key in (text or "").split(","):
+            rule = RULES_BY_KEY.get(key.strip())
+            if rule is not None:
+                out.add(rule.id)
+    return out
+
+
+def check_image_site(site: ImageSite, opts: LintOptions) -> Iterator[Finding]:
+    res = site.pod.resource
+    line, cname = site.line, site.name
+    image = site.image
+    declared = site.declared_policy
+    where = f"{site.field_path}"
+    if image is None or image == "":
+        yield _finding(INVALID_IMAGE, res, line, cname, f"{where}.image: Required value")
+        return
+    if image != image.strip():
+        yield _finding(INVALID_IMAGE, res, line, cname,
+                       f"{where}.image: Invalid value: {image!r}: must not have leading or "
+                       "trailing whitespace")
+        return
+    if declared is not None and declared not in {p.value for p in PullPolicy}:
+        yield _finding(INVALID_PULL_POLICY, res, site.pod.resource.line_of(site.policy_node)
+                       if site.policy_node is not None else line, cname,
+                       f"{where}.{site.policy_key}: {unsupported_policy_message(declared)}")
+        return
+    try:
+        ref = parse_normalized_named(image)
+    except ReferenceError as e:
+        # The kubelet's own words (image_manager.go, applyDefaultImageTag failure).
+        yield _finding(INVALID_IMAGE, res, line, cname,
+                       f'Failed to apply default image tag "{image}": couldn\'t parse image '
+                       f'name "{image}": {e} (InvalidImageName)')
+        return
+    artifact = artifact_for(image, opts.config.artifacts) if opts.config else None
+    eff = effective_pull_policy(image, declared, artifact.pull_policy if artifact else None,
+                                artifact.override_policy if artifact else False)
+    policy = eff.policy
+    if artifact is None:
+        # Built artifacts are rewritten to unique, digest-pinned references by render.
+        if ref.digest is None and (not ref.tag or ref.tag == "latest"):
+            what = "has no tag (it means ':latest')" if not ref.tag else "uses the tag 'latest'"
+            yield _finding(LATEST_TAG, res, line, cname, f"image {image!r} {what}")
+        if policy is PullPolicy.IF_NOT_PRESENT and ref.digest is None:
+            how = "declared" if declared else "defaulted"
+            yield _finding(MUTABLE_TAG_IF_NOT_PRESENT, res, line, cname,
+                           f"image {image!r} is a mutable tag with IfNotPresent ({how}): nodes "
+                           "that have an older image under this tag keep running it")
+    if policy is PullPolicy.ALWAYS and ref.digest is not None:
+        how = "declared" if declared else "defaulted from the tag 'latest'"
+        yield _finding(ALWAYS_ON_DIGEST, res, line, cname,
+                       f"image {image!r} is digest-pinned but pulled Always ({how}): a registry "
+                       "round trip on every start that cannot change what runs")
+    if policy is PullPolicy.NEVER and not opts.local_cluster:
+        yield _finding(NEVER_OUTSIDE_LOCAL, res, line, cname,
+                       f"image {image!r} has pull policy Never: every node that may run this "
+                       "pod must have it preloaded (pass --local-cluster for a local cluster)")
+
+
+def _secret_names(res: Resource, node: yaml.Node | None) -> Iterator[tuple[int, str | None]]:
+    for s in items(node):
+        yield res.line_of(s), scalar(get(s, "name"))
+
+
+def check_secret_names(res: Resource, spec: yaml.Node | None) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for line, name in _secret_names(res, get(spec, "imagePullSecrets")):
+        if not name:
+            yield _finding(PULL_SECRET_NAME, res, line, "",
+                           "imagePullSecrets has an entry with an empty name")
+        elif name in seen:
+            yield _finding(PULL_SECRET_NAME, res, line, "",
+                           f"imagePullSecrets names {name!r} more than once")
+        else:
+            seen.add(name)
+
+
+def secret_problem(res: Resource) -> str | None:
+    """Why this Secret cannot serve as a pull secret, or None when it can."""
+    stype = scalar(get(res.node, "type")) or "Opaque"
+    key = PULL_SECRET_TYPES.get(stype)
+    if key is None:
+        return (f"is of type {stype!r}; the kubelet reads only kubernetes.io/dockerconfigjson "
+                "and kubernetes.io/dockercfg")
+    try:
+        obj = yaml.constructor.SafeConstructor().construct_document(res.node)
+        inspect_docker_config_secret(obj)
+    except InputError as e:
+        return str(e)
+    except (yaml.YAMLError, TypeError, ValueError):
+        return f"has malformed data under {key}"
+    return None
+
+
+def check_secret_refs(
+    res: Resource, spec: yaml.Node | None, secrets: dict[tuple[str, str], Resource]
+) -> Iterator[Finding]:
+    ns = res.namespace or DEFAULT_NAMESPACE
+    for line, name in _secret_names(res, get(spec, "imagePullSecrets")):
+        target = secrets.get((ns, name or ""))
+        if target is None:
+            continue
+        problem = secret_problem(target)
+        if problem:
+            yield _finding(PULL_SECRET_INVALID, res, line, "",
+                           f"imagePullSecrets names Secret {name!r} ({target.source.name}:"
+                           f"{target.line}), which {problem}")
+
+
+def lint(sources: Sequence[SourceFile], opts: LintOptions | None = None) -> list[Finding]:
+    opts = opts or LintOptions()
+    resources = [r for s in sources for r in iter_resources(s)]
+    secrets = {(r.namespace or DEFAULT_NAMESPACE, r.name): r for r in resources
+               if r.kind == "Secret"}
+    findings: list[Finding] = []
+    for res in resources:
+        found: list[Finding] = []
+        pod_meta: yaml.Node | None = None
+        if res.kind == "ServiceAccount":
+            found += check_secret_names(res, res.node)
+            found += check_secret_refs(res, res.node, secrets)
+        pod = pod_spec_of(res)
+        if pod is not None:
+            pod_meta = pod.pod_meta
+            found += check_secret_names(res, pod.spec)
+            found += check_secret_refs(res, pod.spec, secrets)
+            for site in iter_images(pod):
+                found += check_image_site(site, opts)
+        if found:
+            ignored = suppressed_rules(res, pod_meta)
+            findings += [f for f in found if f.rule not in ignored]
+    return findings
+
+
+def has_errors(findings: Sequence[Finding]) -> bool:
+    return any(f.severity == Severity.ERROR.value for f in findings)
+
+
+__all__ = ["Finding", "LintOptions", "has_errors", "lint"]

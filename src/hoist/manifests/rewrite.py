@@ -1,0 +1,174 @@
+"""Rewriting images and injecting pull policies while leaving every other byte alone.
+
+Edits are character spans of the original text: a rewritten image replaces exactly its
+scalar (in the quoting style it was written in); an injected policy is a new line after the
+image line, at the image key's indentation (or a new pair in a flow mapping). Comments,
+key order, quoting, indentation and document separators are never touched, so rendering
+with nothing to rewrite is the identity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from hoist.core.policy import PullPolicy
+from hoist.core.reference import repository_name
+from hoist.manifests.source import SourceFile
+from hoist.manifests.workloads import ImageSite, iter_image_sites
+
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./:@+-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRule:
+    """Rewrite containers whose image's repository is ``repository`` (tag and digest
+    ignored) to ``new_image``; inject ``policy`` where none is declared (everywhere with
+    ``override``)."""
+
+    repository: str
+    new_image: str
+    policy: PullPolicy | None = None
+    override: bool = False
+    artifact: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    site: ImageSite
+    old_image: str
+    new_image: str
+    policy_written: PullPolicy | None
+    policy_replaced: bool
+
+
+@dataclass(slots=True)
+class RenderedFile:
+    source: SourceFile
+    text: str
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.source.text
+
+    def encode(self) -> bytes:
+        return self.source.encode(self.text)
+
+
+def match_rule(image: str, rules: Mapping[str, ImageRule]) -> ImageRule | None:
+    """The rule for an image as written, by normalized repository (Skaffold matches the
+    repository and ignores tag and digest)."""
+    return rules.get(repository_name(image))
+
+
+def rules_by_repository(rules: Iterable[ImageRule]) -> dict[str, ImageRule]:
+    return {repository_name(r.repository): r for r in rules}
+
+
+def format_scalar(value: str, like: yaml.Node, written: str) -> str:
+    """``value`` as a YAML scalar in the style ``like`` (whose text is ``written``) was
+    written in."""
+    style = getattr(like, "style", None)
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"':
+        return json.dumps(value, ensure_ascii=False)
+    if style in ("|", ">"):
+        trail = written[len(written.rstrip("\r\n")) :]
+        return json.dumps(value, ensure_ascii=False) + trail
+    if _PLAIN_SAFE.fullmatch(value) and yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _newline_of(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _policy_edit(site: ImageSite, policy: PullPolicy, text: str) -> Edit:
+    """A new ``imagePullPolicy`` pair placed right after the image pair."""
+    assert site.image_node is not None
+    owner, value_node = site.owner, site.image_node
+    doc = site.pod.resource.doc
+    key_node = next(k for k, v in owner.value if v is value_node)
+    json_style = getattr(key_node, "style", None) == '"'
+    key = f'"{site.policy_key}"' if json_style else site.policy_key
+    val = f'"{policy.value}"' if json_style else policy.value
+    end = doc.span(value_node)[1]
+    if owner.flow_style:
+        if key_node.start_mark.line != owner.start_mark.line:
+            # A multi-line flow mapping (pretty-printed JSON): a new line, same indent.
+            indent = " " * key_node.start_mark.column
+            return Edit(end, end, f",{_newline_of(text)}{indent}{key}: {val}")
+        return Edit(end, end, f", {key}: {val}")
+    nl = _newline_of(text)
+    line = " " * key_node.start_mark.column + f"{key}: {val}"
+    if end > 0 and text[end - 1] == "\n":  # a block scalar's span already ends the line
+        return Edit(end, end, line + nl)
+    eol = text.find("\n", end)
+    if eol == -1:
+        return Edit(len(text), len(text), nl + line)
+    return Edit(eol + 1, eol + 1, line + nl)
+
+
+def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit], list[Change]]:
+    edits: list[Edit] = []
+    changes: list[Change] = []
+    for site in iter_image_sites([source]):
+        image = site.image
+        if image is None or site.image_node is None:
+            continue
+        rule = match_rule(image, rules)
+        if rule is None:
+            continue
+        doc = site.pod.resource.doc
+        node = site.image_node
+        if image != rule.new_image:
+            start, end = doc.span(node)
+            edits.append(Edit(start, end,
+                              format_scalar(rule.new_image, node, source.text[start:end])))
+        written: PullPolicy | None = None
+        replaced = False
+        if rule.policy is not None:
+            declared = site.policy_node
+            if declared is None:
+                edits.append(_policy_edit(site, rule.policy, source.text))
+                written = rule.policy
+            elif rule.override and site.declared_policy != rule.policy.value:
+                start, end = doc.span(declared)
+                edits.append(Edit(start, end, format_scalar(
+                    rule.policy.value, declared, source.text[start:end])))
+                written, replaced = rule.policy, True
+        changes.append(Change(site, image, rule.new_image, written, replaced))
+    return edits, changes
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits; insertions at one point keep their given order."""
+    if not edits:
+        return text
+    out: list[str] = []
+    pos = 0
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        out.append(text[pos : e.start])
+        out.append(e.text)
+        pos = max(pos, e.end)
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def render_file(source: SourceFile, rules: Mapping[str, ImageRule]) -> RenderedFile:
+    edits, changes = plan(source, rules)
+    return RenderedFile(source, apply_edits(source.text, edits), changes)

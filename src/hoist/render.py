@@ -1,0 +1,89 @@
+"""``hoist render``: manifests with built references and injected pull policies.
+
+Only containers whose image is a given artifact change; everything else in every file,
+down to comments, quoting and document separators, stays byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from hoist.config import Config
+from hoist.core.policy import PullPolicy
+from hoist.core.reference import ReferenceError, parse_normalized_named, repository_name
+from hoist.errors import InputError
+from hoist.manifests.rewrite import ImageRule, RenderedFile, render_file, rules_by_repository
+from hoist.manifests.source import DocumentFilter, SourceFile
+
+
+def parse_image_args(pairs: Iterable[str]) -> dict[str, str]:
+    """``ARTIFACT=REF`` pairs; the reference must parse (a bad one is an input error)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, ref = pair.partition("=")
+        if not sep or not key or not ref:
+            raise InputError(f"--images {pair!r}: want ARTIFACT=REFERENCE")
+        try:
+            parse_normalized_named(ref)
+        except ReferenceError as e:
+            raise InputError(f"--images {pair!r}: {ref!r} is not a valid reference: {e}") from None
+        out[key] = ref
+    return out
+
+
+def build_rules(
+    images: Mapping[str, str],
+    config: Config | None = None,
+    pull_policy: PullPolicy | None = None,
+    override: bool = False,
+) -> list[ImageRule]:
+    """One rule per ``--images`` entry. A key may name a config artifact (by name or
+    image); then that artifact's repository and pull policy apply. ``pull_policy`` is for
+    entries the config does not cover."""
+    rules: list[ImageRule] = []
+    artifacts = {a.name: a for a in config.artifacts} if config else {}
+    by_repo = {repository_name(a.image): a for a in config.artifacts} if config else {}
+    for key, ref in images.items():
+        artifact = artifacts.get(key) or by_repo.get(repository_name(key))
+        if artifact is not None:
+            rules.append(ImageRule(artifact.image, ref,
+                                   artifact.pull_policy or pull_policy,
+                                   artifact.override_policy or override, artifact.name))
+        else:
+            rules.append(ImageRule(key, ref, pull_policy, override, key))
+    return rules
+
+
+def document_filter(rules: Sequence[ImageRule]) -> DocumentFilter:
+    """Parse only documents that mention the last path component of some rule's
+    repository: every spelling of a repository contains it, and a document without any
+    is returned untouched anyway."""
+    needles = sorted({repository_name(r.repository).rsplit("/", 1)[-1] for r in rules})
+
+    def wanted(piece: str) -> bool:
+        return "ontainers" in piece and any(n in piece for n in needles)
+
+    return wanted
+
+
+def render(sources: Sequence[SourceFile], rules: Sequence[ImageRule]) -> list[RenderedFile]:
+    table = rules_by_repository(rules)
+    return [render_file(s, table) for s in sources]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file and rename: a reader never sees half a manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
