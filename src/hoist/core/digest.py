@@ -39,7 +39,8 @@ class Digest:
             if not DIGEST_RE.fullmatch(s):
                 raise DigestError(ERR_DIGEST_INVALID_FORMAT)
             raise DigestError(ERR_DIGEST_UNSUPPORTED)
-        if len(encoded) != expected:
+        # Go's len() counts UTF-8 bytes, so non-ASCII input reports a length error there.
+        if len(encoded.encode("utf-8", "surrogatepass")) != expected:
             raise DigestError(ERR_DIGEST_INVALID_LENGTH)
         if not _ENCODED_RE[algorithm].fullmatch(encoded):
             raise DigestError(ERR_DIGEST_INVALID_FORMAT)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# containerd platforms.go: each specifier part is [A-Za-z0-9_.-]+.
+_SPECIFIER_PART = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class PlatformError(ValueError):
@@ -46,8 +50,9 @@ class Platform:
     def parse(cls, spec: str) -> Platform:
         """``os/arch[/variant]`` (``linux/arm64/v8``); an empty part is an error."""
         parts = spec.split("/")
-        if not 2 <= len(parts) <= 3 or not all(parts):
-            raise PlatformError(f"invalid platform {spec!r}: want os/arch[/variant]")
+        if not 2 <= len(parts) <= 3 or not all(_SPECIFIER_PART.fullmatch(p) for p in parts):
+            raise PlatformError(f"invalid platform {spec!r}: want os/arch[/variant] of "
+                                "letters, digits, '_', '.' and '-'")
         return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "").normalized()
 
     def normalized(self) -> Platform:

@@ -67,10 +67,35 @@ def parse_image_name(image: str) -> ParsedImage:
     try:
         ref = parse_normalized_named(image)
     except ReferenceError as e:
-        return ParsedImage("", "", "", f"couldn't parse image name {image!r}: {e}")
+        return ParsedImage("", "", "", f"couldn't parse image name {go_quote(image)}: {e}")
     digest = str(ref.digest) if ref.digest else ""
     tag = ref.tag or ("" if digest else DEFAULT_TAG)
     return ParsedImage(ref.name, tag, digest)
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q`` (strconv.Quote) for the texts Kubernetes formats with it: double quotes,
+    backslash escapes, printable characters kept as they are."""
+    out = ['"']
+    for ch in s:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                     "\t": "\\t", "\v": "\\v"}
 
 
 def default_pull_policy_with_source(image: str) -> tuple[PullPolicy, PolicySource]:

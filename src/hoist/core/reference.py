@@ -41,6 +41,7 @@ _NAME = rf"(?:{_DOMAIN_AND_PORT}/)?{_REMOTE_NAME}"
 REFERENCE_RE = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?")
 ANCHORED_NAME_RE = re.compile(rf"(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})")
 ANCHORED_TAG_RE = re.compile(_TAG)
+ANCHORED_DIGEST_RE = re.compile(_DIGEST)
 ANCHORED_DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
 ANCHORED_IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
 
@@ -56,6 +57,13 @@ ERR_NAME_NOT_CANONICAL = "repository name must be canonical"
 
 class ReferenceError(ValueError):
     """An image reference that distribution/reference would reject; ``str()`` is its text."""
+
+
+def _go_lower(s: str) -> str:
+    """Go's ``strings.ToLower``: simple (one-to-one) case mapping. Python's ``str.lower``
+    applies the full mapping, which differs only for U+0130 (Go: ``i``, Python: ``i`` plus
+    U+0307), and that decides whether Parse reports uppercase or an invalid format."""
+    return s.replace("\u0130", "i").lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +87,13 @@ class Reference:
         return bool(self.path)
 
     def __str__(self) -> str:
-        return self.name + (f":{self.tag}" if self.tag else "") + (
-            f"@{self.digest}" if self.digest else ""
+        if not self.path and self.digest is not None:
+            # A digestReference's String() is the bare digest (reference.go).
+            return str(self.digest)
+        return (
+            self.name
+            + (f":{self.tag}" if self.tag else "")
+            + (f"@{self.digest}" if self.digest else "")
         )
 
     @property
@@ -99,8 +112,12 @@ class Reference:
     @property
     def familiar(self) -> str:
         """``FamiliarString``: the familiar name with tag and digest."""
-        return self.familiar_name + (f":{self.tag}" if self.tag else "") + (
-            f"@{self.digest}" if self.digest else ""
+        if not self.path and self.digest is not None:
+            return str(self.digest)  # not normalizedNamed: FamiliarString is String()
+        return (
+            self.familiar_name
+            + (f":{self.tag}" if self.tag else "")
+            + (f"@{self.digest}" if self.digest else "")
         )
 
     def with_tag(self, tag: str) -> Reference:
@@ -111,6 +128,10 @@ class Reference:
         return Reference(self.domain, self.path, tag, self.digest)
 
     def with_digest(self, digest: Digest) -> Reference:
+        """``WithDigest``: same name (and tag) with this digest. Like upstream it checks
+        only the reference grammar's digest form, not go-digest's algorithm rules."""
+        if not ANCHORED_DIGEST_RE.fullmatch(str(digest)):
+            raise ReferenceError(ERR_DIGEST_INVALID_FORMAT)
         return Reference(self.domain, self.path, self.tag, digest)
 
     def trimmed(self) -> Reference:
@@ -124,15 +145,17 @@ def parse(s: str) -> Reference:
     if m is None:
         if s == "":
             raise ReferenceError(ERR_NAME_EMPTY)
-        if REFERENCE_RE.fullmatch(s.lower()) is not None:
+        if REFERENCE_RE.fullmatch(_go_lower(s)) is not None:
             raise ReferenceError(ERR_NAME_CONTAINS_UPPERCASE)
         raise ReferenceError(ERR_REFERENCE_INVALID_FORMAT)
     name, tag, digest_text = m.group(1), m.group(2) or "", m.group(3) or ""
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise ReferenceError(ERR_NAME_TOO_LONG)
     nm = ANCHORED_NAME_RE.fullmatch(name)
     assert nm is not None  # name matched the same sub-grammar above
     domain, path = nm.group(1) or "", nm.group(2)
+    # The limit applies to the path alone, not domain + path (distribution/reference
+    # v0.6.0, PR #9 "Exclude domain from name length check").
+    if len(path) > NAME_TOTAL_LENGTH_MAX:
+        raise ReferenceError(ERR_NAME_TOO_LONG)
     digest: Digest | None = None
     if digest_text:
         try:
@@ -221,11 +244,12 @@ def parse_any_reference(s: str) -> Reference:
 
 def with_name(name: str) -> Reference:
     """``WithName``: validate a repository name alone (no tag, no digest)."""
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise ReferenceError(ERR_NAME_TOO_LONG)
     m = ANCHORED_NAME_RE.fullmatch(name)
     if m is None:
         raise ReferenceError(ERR_REFERENCE_INVALID_FORMAT)
+    # Grammar first, then the path-only length limit, as upstream orders them.
+    if len(m.group(2)) > NAME_TOTAL_LENGTH_MAX:
+        raise ReferenceError(ERR_NAME_TOO_LONG)
     return Reference(m.group(1) or "", m.group(2))
 
 
