@@ -15,7 +15,7 @@ from typing import Any
 from hoist.config import Artifact, Config
 from hoist.core.policy import PolicySource, PullPolicy, describe_policy, effective_pull_policy
 from hoist.core.reference import ReferenceError, parse_normalized_named, repository_name
-from hoist.manifests.source import SourceFile
+from hoist.manifests.source import SourceFile, kind_filter
 from hoist.manifests.workloads import (
     ContainerType,
     ImageSite,
@@ -58,9 +58,8 @@ class ExplainRow:
         return asdict(self)
 
 
-def document_wanted(piece: str) -> bool:
-    """Only documents that can hold a pod spec or a ServiceAccount need parsing."""
-    return "ontainers" in piece or "ServiceAccount" in piece or "imagePullSecrets" in piece
+# Only documents that can hold a pod spec or a ServiceAccount need parsing.
+document_wanted = kind_filter("ServiceAccount")
 
 
 def service_account_secrets(sources: Iterable[SourceFile]) -> dict[tuple[str, str], list[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     files, problems = read_inputs(args, config, want=want)
     rendered = render(files, rules)
     if args.check:
+        import difflib
+
         changed = [r for r in rendered if r.changed]
         for r in changed:
             sys.stdout.writelines(difflib.unified_diff(

@@ -11,10 +11,14 @@ from hoist.cli import cmd_explain, cmd_image, cmd_lint, cmd_render, cmd_secret
 from hoist.cli.output import EXIT_BAD_INPUT, error
 from hoist.errors import InputError, OperationError
 
-COMMAND_MODULES = (cmd_image, cmd_explain, cmd_lint, cmd_render, cmd_secret)
+# Verb → module; each module's register() adds exactly that verb's sub-parser.
+COMMANDS = {"image": cmd_image, "explain": cmd_explain, "lint": cmd_lint, "render": cmd_render,
+            "secret": cmd_secret}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``command`` only that verb's sub-parser: every sub-parser
+    costs argparse gettext lookups, and a single command needs only its own."""
     parser = argparse.ArgumentParser(
         prog="hoist",
         description="Images from a working tree onto Kubernetes nodes, with exact, visible "
@@ -22,14 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hoist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    for name, module in COMMANDS.items():
+        if command is None or name == command:
+            module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = args_list[0] if args_list else None
+    parser = build_parser(first if first in COMMANDS else None)
+    args = parser.parse_args(args_list)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)

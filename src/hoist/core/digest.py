@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -50,6 +49,8 @@ class Digest:
     def from_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
         if algorithm not in ALGORITHM_HEX_LENGTH:
             raise DigestError(ERR_DIGEST_UNSUPPORTED)
+        import hashlib  # not at import time: most callers only parse digests
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     def __str__(self) -> str:

@@ -27,7 +27,7 @@ from hoist.lint.rules import (
     Rule,
     Severity,
 )
-from hoist.manifests.source import SourceFile
+from hoist.manifests.source import SourceFile, kind_filter
 from hoist.manifests.workloads import (
     ImageSite,
     Resource,
@@ -67,9 +67,8 @@ class LintOptions:
     config: Config | None = None
 
 
-def document_wanted(piece: str) -> bool:
-    """Documents that can hold a pod spec, a Secret or a ServiceAccount."""
-    return "ontainers" in piece or "Secret" in piece or "ServiceAccount" in piece
+# Documents that can hold a pod spec, a Secret or a ServiceAccount.
+document_wanted = kind_filter("Secret", "ServiceAccount")
 
 
 def _finding(rule: Rule, res: Resource, line: int, container: str, message: str) -> Finding:
