@@ -7,7 +7,6 @@ down to comments, quoting and document separators, stays byte for byte as it was
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from hoist.core.policy import PullPolicy
 from hoist.core.reference import ReferenceError, parse_normalized_named, repository_name
 from hoist.errors import InputError
 from hoist.manifests.rewrite import ImageRule, RenderedFile, render_file, rules_by_repository
-from hoist.manifests.source import DocumentFilter, SourceFile
+from hoist.manifests.source import DocumentFilter, SourceFile, kind_filter
 
 
 def parse_image_args(pairs: Iterable[str]) -> dict[str, str]:
@@ -63,8 +62,12 @@ def document_filter(rules: Sequence[ImageRule]) -> DocumentFilter:
     is returned untouched anyway."""
     needles = sorted({repository_name(r.repository).rsplit("/", 1)[-1] for r in rules})
 
+    pod_kind = kind_filter()
+
     def wanted(piece: str) -> bool:
-        return "ontainers" in piece and any(n in piece for n in needles)
+        # A backslash may be a double-quoted escape that spells the repository without
+        # the needle (`image: "ngi\u006ex"` is nginx): such documents are parsed too.
+        return ("\\" in piece or any(n in piece for n in needles)) and pod_kind(piece)
 
     return wanted
 
@@ -76,6 +79,8 @@ def render(sources: Sequence[SourceFile], rules: Sequence[ImageRule]) -> list[Re
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename: a reader never sees half a manifest."""
+    import tempfile  # only the writing path pays for it (it pulls in shutil and random)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

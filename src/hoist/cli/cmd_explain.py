@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from hoist.cli.common import add_input_arguments, load_config_arg, read_inputs
+from hoist.cli.common import add_input_arguments, report_problems
 from hoist.cli.output import EXIT_BAD_INPUT, EXIT_OK, print_json, print_table
 
 TABLE_COLUMNS = ("where", "resource", "container", "container_type", "image",
@@ -29,11 +29,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hoist.explain import document_wanted, explain
+    from hoist.api import explain
 
-    config = load_config_arg(args)
-    files, problems = read_inputs(args, config, want=document_wanted)
-    rows = [r.to_dict() for r in explain(files, config)]
+    result = explain(args.paths, args.config)
+    report_problems(result.problems)
+    rows = [r.to_dict() for r in result.rows]
     if args.output == "json":
         print_json(rows)
     else:
@@ -47,4 +47,4 @@ def run(args: argparse.Namespace) -> int:
             for r in noted:
                 for note in r["notes"]:
                     sys.stdout.write(f"  {r['where']} {r['container']}: {note}\n")
-    return EXIT_BAD_INPUT if problems else EXIT_OK
+    return EXIT_BAD_INPUT if result.problems else EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from hoist.cli.common import add_input_arguments, load_config_arg, read_inputs
+from hoist.cli.common import add_input_arguments, report_problems
 from hoist.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, print_json, print_table
 
 TABLE_COLUMNS = ("where", "rule", "severity", "resource", "container", "message")
@@ -29,16 +29,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hoist.lint import RULES, LintOptions, document_wanted, has_errors, lint
+    from hoist.api import lint
+    from hoist.lint import RULES
     from hoist.lint.report import summary_line, to_json, to_sarif
 
     if args.rules:
         print_table([{"id": r.id, "name": r.name, "severity": r.severity.value,
                       "summary": r.summary} for r in RULES], ("id", "name", "severity", "summary"))
         return EXIT_OK
-    config = load_config_arg(args)
-    files, problems = read_inputs(args, config, want=document_wanted)
-    findings = lint(files, LintOptions(local_cluster=args.local_cluster, config=config))
+    result = lint(args.paths, args.config, local_cluster=args.local_cluster)
+    report_problems(result.problems)
+    findings, problems = result.findings, result.problems
     errors = [str(p) for p in problems]
     if args.output == "json":
         print_json(to_json(findings, errors))
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [f.to_dict() | {"where": f"{f.file}:{f.line}"} for f in findings]
         if rows:
             print_table(rows, TABLE_COLUMNS, headers=TABLE_HEADERS)
-        sys.stdout.write(f"{len(files)} files: {summary_line(findings)}\n")
+        sys.stdout.write(f"{summary_line(findings)}\n")
     if problems:
         return EXIT_BAD_INPUT
-    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+    return EXIT_FINDINGS if result.has_errors else EXIT_OK

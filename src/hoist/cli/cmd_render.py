@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hoist.cli.common import add_input_arguments, load_config_arg, read_inputs
+from hoist.cli.common import add_input_arguments, report_problems
 from hoist.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
+from hoist.errors import InputError
 
 
 def register(sub: Any) -> None:
@@ -34,22 +35,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hoist.api import render
     from hoist.core.policy import PullPolicy
-    from hoist.render import (
-        build_rules,
-        document_filter,
-        parse_image_args,
-        render,
-        write_atomically,
-    )
+    from hoist.render import write_atomically
 
-    config = load_config_arg(args)
-    images = parse_image_args(args.images)
     policy = PullPolicy(args.pull_policy) if args.pull_policy else None
-    rules = build_rules(images, config, policy, args.override_policy)
-    want: Any = document_filter(rules) if rules else (lambda piece: False)
-    files, problems = read_inputs(args, config, want=want)
-    rendered = render(files, rules)
+    result = render(args.paths, args.images, args.config, policy, args.override_policy)
+    report_problems(result.problems)
+    rendered, problems = result.files, result.problems
     if args.check:
         import difflib
 
@@ -63,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS if changed else EXIT_OK
     if args.output_dir:
         out = Path(args.output_dir)
+        targets: dict[Path, str] = {}
         for r in rendered:
+            target = out / (r.source.relpath if r.source.relpath != "-" else "stdin.yaml")
+            if target in targets:
+                raise InputError(f"{r.source.name} and {targets[target]} would both be "
+                                 f"written to {target}: render them to separate directories")
+            targets[target] = r.source.name
+        for r in rendered:  # nothing is written until every target is known to be distinct
             rel = r.source.relpath if r.source.relpath != "-" else "stdin.yaml"
             write_atomically(out / rel, r.encode())
     else:

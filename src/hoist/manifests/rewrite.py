@@ -87,7 +87,10 @@ def format_scalar(value: str, like: yaml.Node, written: str) -> str:
         return json.dumps(value, ensure_ascii=False)
     if style in ("|", ">"):
         trail = written[len(written.rstrip("\r\n")) :]
-        return json.dumps(value, ensure_ascii=False) + trail
+        # The header line's comment (`image: >- # pinned`) is kept too.
+        header = re.match(r"[|>][0-9+-]*([ \t]+#[^\r\n]*)?", written)
+        comment = (header.group(1) or "") if header else ""
+        return json.dumps(value, ensure_ascii=False) + comment + trail
     if _PLAIN_SAFE.fullmatch(value) and yaml.safe_load(value) == value:
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -97,16 +100,61 @@ def _newline_of(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
 
-def _policy_edit(site: ImageSite, policy: PullPolicy, text: str) -> Edit:
-    """A new ``imagePullPolicy`` pair placed right after the image pair."""
+# A node's start mark is at its properties (``&anchor``, ``!!tag``), not at its text.
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+(?:#[^\n]*\n\s*)*)*")
+
+
+def _value_span(site: ImageSite, node: yaml.Node, text: str) -> tuple[int, int]:
+    """The span of a scalar's own text: an anchor or tag before it is kept, or the file's
+    aliases of that anchor would dangle after the rewrite."""
+    start, end = site.pod.resource.doc.span(node)
+    m = _PROPERTIES.match(text, start, end)
+    return (m.end() if m else start), end
+
+
+def _written_here(key: yaml.Node, value: yaml.Node) -> bool:
+    """Whether ``value`` is written after ``key`` rather than reached through an alias
+    (an alias's node is its anchor's, always written earlier in the document)."""
+    return bool(value.start_mark.index > key.start_mark.index)
+
+
+# ``*name`` after a key's ``:`` (comments and line breaks allowed in between).
+_ALIAS_VALUE = re.compile(r"\s*:(?:\s|#[^\n]*)*\*[^\s,\[\]{}]+")
+
+
+def _policy_edit(site: ImageSite, policy: PullPolicy, text: str) -> Edit | None:
+    """A new ``imagePullPolicy`` pair placed right after the image pair. When the image
+    comes from a ``<<:`` merge key, after the last scalar pair written in the mapping;
+    None when there is none."""
     assert site.image_node is not None
     owner, value_node = site.owner, site.image_node
     doc = site.pod.resource.doc
-    key_node = next(k for k, v in owner.value if v is value_node)
+    # Was `next(k for k, v in owner.value if v is value_node)` and the value node's span:
+    # StopIteration for an image from a merge key, and for `image: *alias` the node's span
+    # is its anchor's, in another container, which then got the policy (twice when two
+    # aliases matched).
+    end = -1
+    key_node: yaml.Node | None = None
+    for k, v in owner.value:
+        if v is value_node and isinstance(k, yaml.ScalarNode) and k.value == site.image_key:
+            key_node = k
+    if key_node is not None:
+        if _written_here(key_node, value_node):
+            end = doc.span(value_node)[1]
+        else:  # `image: *alias`: the pair ends where the alias does
+            m = _ALIAS_VALUE.match(text, doc.span(key_node)[1])
+            end = m.end() if m else -1
+    if end < 0:
+        written = [(k, v) for k, v in owner.value
+                   if isinstance(v, yaml.ScalarNode) and _written_here(k, v)]
+        if not written:
+            return None
+        key_node, value_node = written[-1]
+        end = doc.span(value_node)[1]
+    assert key_node is not None
     json_style = getattr(key_node, "style", None) == '"'
     key = f'"{site.policy_key}"' if json_style else site.policy_key
     val = f'"{policy.value}"' if json_style else policy.value
-    end = doc.span(value_node)[1]
     if owner.flow_style:
         if key_node.start_mark.line != owner.start_mark.line:
             # A multi-line flow mapping (pretty-printed JSON): a new line, same indent.
@@ -133,10 +181,9 @@ def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit]
         rule = match_rule(image, rules)
         if rule is None:
             continue
-        doc = site.pod.resource.doc
         node = site.image_node
         if image != rule.new_image:
-            start, end = doc.span(node)
+            start, end = _value_span(site, node, source.text)
             edits.append(Edit(start, end,
                               format_scalar(rule.new_image, node, source.text[start:end])))
         written: PullPolicy | None = None
@@ -144,10 +191,12 @@ def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit]
         if rule.policy is not None:
             declared = site.policy_node
             if declared is None:
-                edits.append(_policy_edit(site, rule.policy, source.text))
-                written = rule.policy
+                edit = _policy_edit(site, rule.policy, source.text)
+                if edit is not None:
+                    edits.append(edit)
+                    written = rule.policy
             elif rule.override and site.declared_policy != rule.policy.value:
-                start, end = doc.span(declared)
+                start, end = _value_span(site, declared, source.text)
                 edits.append(Edit(start, end, format_scalar(
                     rule.policy.value, declared, source.text[start:end])))
                 written, replaced = rule.policy, True
@@ -156,12 +205,16 @@ def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit]
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
-    """Apply non-overlapping edits; insertions at one point keep their given order."""
+    """Apply edits; insertions at one point keep their given order. A replacement that
+    overlaps an earlier one is dropped: an anchored scalar that several containers reach
+    through aliases is one piece of text, rewritten once (it was written twice over)."""
     if not edits:
         return text
     out: list[str] = []
     pos = 0
     for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        if e.start < pos:
+            continue
         out.append(text[pos : e.start])
         out.append(e.text)
         pos = max(pos, e.end)

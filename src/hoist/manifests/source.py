@@ -27,12 +27,43 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # the nodes actually written.
 MAX_EXPANDED_NODES = 100_000
 MAX_EXPANSION_RATIO = 10
+# Nesting guard. PyYAML's C composer recurses once per level in C (100k nested `[` is a
+# segfault, not a RecursionError) and libyaml's scanner is quadratic in flow depth (100k
+# `[`…`]` takes ~30 s), so depth is bounded before composing. Real manifests nest < 100.
+MAX_DEPTH = 1000
 STDIN_NAME = "-"
 
 try:  # libyaml's parser is ~10x faster; both give the same nodes and marks
-    _Loader: type = yaml.CSafeLoader
+    _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
+
+
+POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationController",
+             "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+# A `kind:` whose value is not a plain word on the same line (`kind:` then a new line, a
+# block scalar, a tag, an anchor or alias, a quoted string with escapes): the text alone
+# cannot tell the kind, so such documents are always parsed.
+_UNUSUAL_KIND = re.compile(
+    r"""["']?kind["']?[ \t]*:[ \t]*(?:#[^\n]*)?(?:\r?\n|$|[>|!&*]|"[^"\n]*\\)""",
+    re.MULTILINE)
+
+
+def kind_filter(*extra_kinds: str) -> Callable[[str], bool]:
+    """A document filter that keeps documents with a ``kind:`` of a pod-bearing kind (or
+    one of ``extra_kinds``) anywhere: block, flow or JSON; the items of a List carry their
+    own ``kind:`` lines, so Lists of such objects are kept and a ConfigMapList is not."""
+    kinds = "|".join(re.escape(k) for k in (*POD_KINDS, *extra_kinds))
+    pattern = re.compile(
+        r"""(?:^|[\s{,-])["']?kind["']?[ \t]*:[ \t]*["']?(?:""" + kinds
+        + r""")["']?(?=[\s,}#]|$)""", re.MULTILINE)
+
+    def wanted(piece: str) -> bool:
+        return pattern.search(piece) is not None or _UNUSUAL_KIND.search(piece) is not None
+
+    return wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +132,17 @@ def iter_input_paths(paths: Iterable[str]) -> Iterator[tuple[str, str]]:
             continue
         p = Path(arg)
         if p.is_dir():
+            found: list[Path] = []
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in sorted(files):
                     if f.endswith(MANIFEST_SUFFIXES) and not f.startswith("."):
-                        full = Path(root, f)
-                        yield str(full), str(full.relative_to(p))
+                        found.append(Path(root, f).relative_to(p))
+            # In the order `kubectl apply -R` (Go's filepath.Walk) takes them: by name at
+            # each level, a directory where its name sorts (os.walk gives a directory's
+            # files before its subdirectories: `sub/z.yaml` before `sub/deeper/y.yaml`).
+            for rel_path in sorted(found, key=lambda r: r.parts):
+                yield str(p / rel_path), str(rel_path)
         elif p.exists():
             yield str(p), p.name
         else:
@@ -178,13 +214,50 @@ def parse_text(name: str, text: str, want: DocumentFilter | None = None) -> list
     for index, (offset, line_offset, piece) in enumerate(split_documents(text)):
         if want is not None and not want(piece):
             continue
+        check = _may_alias_or_complex_key(piece)
         for root in _compose(piece, line_offset, text):
-            _check_expansion(root, line_offset, text)
+            if check:
+                _check_expansion(root, line_offset, text)
             docs.append(Document(index, root, offset, line_offset))
     return docs
 
 
+# Text that a non-string mapping key needs: an explicit `? ` key, a flow collection before
+# a `:`, or a flow collection as an entry of a flow mapping (`{{ .Values.x }}`).
+_COMPLEX_KEY_HINT = re.compile(r"\?\s|[}\]]\s*:|[{,]\s*[{\[]")
+
+
+def _may_alias_or_complex_key(piece: str) -> bool:
+    """Whether the node walk of _check_expansion can find anything: aliases need both an
+    anchor (``&``) and an alias (``*``). Most manifests have neither, and the walk costs as
+    much as the parse."""
+    return ("&" in piece and "*" in piece) or _COMPLEX_KEY_HINT.search(piece) is not None
+
+
+def _check_depth(piece: str, line_offset: int) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, streaming parser events (cheap, and stopped
+    at the limit). Skipped when the text cannot nest that deep: flow levels need a `[` or
+    `{` each, and block levels need a column more at least every second level."""
+    longest = max(map(len, piece.splitlines()), default=0)
+    if piece.count("[") + piece.count("{") + 2 * longest + 4 <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(piece, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise _Problem((mark.line if mark else 0) + 1 + line_offset,
+                                   f"nested more than {MAX_DEPTH} levels deep: not a manifest")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # composing reports it, at the same place and no deeper than here
+
+
 def _compose(piece: str, line_offset: int, text: str) -> list[yaml.Node]:
+    _check_depth(piece, line_offset)
     try:
         return [r for r in yaml.compose_all(piece, Loader=_Loader) if r is not None]
     except yaml.MarkedYAMLError as e:
@@ -205,6 +278,7 @@ def _check_expansion(root: yaml.Node, line_offset: int = 0, text: str = "") -> N
     distinct = 0
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     on_path: set[int] = set()
+    bad_key_lines: list[int] = []
     while stack:
         node, done = stack.pop()
         nid = id(node)
@@ -222,13 +296,10 @@ def _check_expansion(root: yaml.Node, line_offset: int = 0, text: str = "") -> N
                            "an alias refers to itself (recursive)")
         distinct += 1
         if isinstance(node, yaml.MappingNode):
-            for key, _ in node.value:
-                if not isinstance(key, yaml.ScalarNode):
-                    # JSON (and so the API) has only string keys. `{{ .Values.x }}` parses
-                    # as a flow mapping used as a key: the usual sign of a Go template.
-                    line = key.start_mark.line + 1 + line_offset
-                    raise _Problem(line, "a mapping key that is not a string"
-                                   + (_template_hint(text, line) if text else ""))
+            # JSON (and so the API) has only string keys. `{{ .Values.x }}` parses as a
+            # flow mapping used as a key: the usual sign of a Go template.
+            bad_key_lines += [key.start_mark.line + 1 + line_offset for key, _ in node.value
+                              if not isinstance(key, yaml.ScalarNode)]
         on_path.add(nid)
         stack.append((node, True))
         for child in _children(node):
@@ -237,6 +308,10 @@ def _check_expansion(root: yaml.Node, line_offset: int = 0, text: str = "") -> N
                                "an alias refers to itself (recursive)")
             if id(child) not in size:
                 stack.append((child, False))
+    if bad_key_lines:
+        line = min(bad_key_lines)  # the first in the file, not the first the walk met
+        raise _Problem(line, "a mapping key that is not a string"
+                       + (_template_hint(text, line) if text else ""))
     total = size[id(root)]
     if total > MAX_EXPANDED_NODES and total > MAX_EXPANSION_RATIO * distinct:
         raise _Problem(root.start_mark.line + 1 + line_offset,

@@ -1,0 +1,137 @@
+"""hoist as a library: every CLI verb is one of these functions.
+
+Inputs are paths (files, directories, ``-`` for stdin) and, optionally, a config file;
+results are typed values. Files that cannot be read or parsed do not stop the others:
+they come back in ``problems``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hoist.config import Config, find_config, load_config
+from hoist.core.policy import PullPolicy
+from hoist.errors import InputError
+from hoist.images import ImageFields, parse_image
+from hoist.manifests.source import DocumentFilter, SourceFile, SourceProblem, read_sources
+
+# Each verb imports its own machinery when called, so that one command's start-up does
+# not pay for all the others' (the docker-registry Secret lives in hoist.auth).
+if TYPE_CHECKING:
+    from hoist.explain import ExplainRow
+    from hoist.lint import Finding
+    from hoist.manifests.rewrite import RenderedFile
+
+__all__ = [
+    "ExplainResult",
+    "ImageFields",
+    "LintResult",
+    "RenderResult",
+    "explain",
+    "lint",
+    "parse_image",
+    "read_inputs",
+    "render",
+    "resolve_config",
+]
+
+
+@dataclass(slots=True)
+class Inputs:
+    files: list[SourceFile]
+    problems: list[SourceProblem]
+    config: Config | None
+
+
+@dataclass(slots=True)
+class ExplainResult:
+    rows: list[ExplainRow]
+    problems: list[SourceProblem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LintResult:
+    findings: list[Finding]
+    problems: list[SourceProblem] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+
+@dataclass(slots=True)
+class RenderResult:
+    files: list[RenderedFile]
+    problems: list[SourceProblem] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[RenderedFile]:
+        return [f for f in self.files if f.changed]
+
+
+def resolve_config(config: str | None, paths: Sequence[str]) -> Config | None:
+    """``config`` if given; else, when no paths are given, hoist.yaml or skaffold.yaml in
+    the current directory if one exists."""
+    path = config or (find_config() if not paths else None)
+    return load_config(path) if path else None
+
+
+def read_inputs(
+    paths: Sequence[str],
+    cfg: Config | None = None,
+    want: DocumentFilter | None = None,
+    stdin: bytes | None = None,
+) -> Inputs:
+    """The manifests to work on: ``paths``, or the config's manifests when none given."""
+    chosen = list(paths) or (cfg.manifest_paths() if cfg else [])
+    if not chosen:
+        raise InputError("no manifests given: name files or directories, '-' for stdin, "
+                         "or a config (--config FILE)")
+    files, problems = read_sources(chosen, stdin=stdin, want=want)
+    return Inputs(files, problems, cfg)
+
+
+def explain(paths: Sequence[str] = (), config: str | None = None,
+            stdin: bytes | None = None) -> ExplainResult:
+    from hoist.explain import document_wanted
+    from hoist.explain import explain as explain_sources
+
+    inputs = read_inputs(paths, resolve_config(config, paths), document_wanted, stdin)
+    return ExplainResult(explain_sources(inputs.files, inputs.config), inputs.problems)
+
+
+def lint(paths: Sequence[str] = (), config: str | None = None, local_cluster: bool = False,
+         stdin: bytes | None = None) -> LintResult:
+    from hoist.lint import LintOptions, document_wanted
+    from hoist.lint import lint as lint_sources
+
+    inputs = read_inputs(paths, resolve_config(config, paths), document_wanted, stdin)
+    opts = LintOptions(local_cluster=local_cluster, config=inputs.config)
+    return LintResult(lint_sources(inputs.files, opts), inputs.problems)
+
+
+def render(
+    paths: Sequence[str] = (),
+    images: Mapping[str, str] | Sequence[str] = (),
+    config: str | None = None,
+    pull_policy: PullPolicy | None = None,
+    override: bool = False,
+    stdin: bytes | None = None,
+) -> RenderResult:
+    """``images`` maps a repository (or config artifact) to its built reference; a list of
+    ``ARTIFACT=REF`` strings is accepted too."""
+    from hoist.render import build_rules, document_filter, parse_image_args
+    from hoist.render import render as render_sources
+
+    image_map = dict(images) if isinstance(images, Mapping) else parse_image_args(images)
+    cfg = resolve_config(config, paths)
+    rules = build_rules(image_map, cfg, pull_policy, override)
+    want: DocumentFilter = document_filter(rules) if rules else _nothing
+    inputs = read_inputs(paths, cfg, want, stdin)
+    return RenderResult(render_sources(inputs.files, rules), inputs.problems)
+
+
+def _nothing(piece: str) -> bool:
+    return False
