@@ -16,7 +16,7 @@ CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 @pytest.fixture
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip(f"the shared manifest corpus is not at {CORPUS}")
+        pytest.skip(reason=f"the shared manifest corpus is not at {CORPUS}")
     return CORPUS
 
 

@@ -148,7 +148,7 @@ def run_kubectl(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
 def kubectl_outputs(kubectl_env: dict[str, str]) -> dict[tuple[str, str | None], tuple[int, bytes]]:
     """Every (case, output) run through kubectl once, in parallel (≈50 ms a call)."""
     if shutil.which("kubectl") is None:
-        pytest.skip("kubectl not installed")
+        pytest.skip(reason="kubectl not installed")
     jobs = [(case, out) for case in CASES for out in OUTPUTS]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = pool.map(lambda job: run_kubectl(job[0].kubectl_args(job[1]), kubectl_env),

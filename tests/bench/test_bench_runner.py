@@ -233,7 +233,7 @@ def test_compare_outputs_finds_mismatches() -> None:
 def test_groups_build_with_kustomize(tmp_path: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl not installed")
+        pytest.skip(reason="kubectl not installed")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, text in SYNTHETIC:
