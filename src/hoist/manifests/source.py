@@ -43,11 +43,12 @@ POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationContr
              "StatefulSet", "DaemonSet", "Job", "CronJob")
 
 
-# A `kind:` whose value is not a plain word on the same line (`kind:` then a new line, a
-# block scalar, a tag, an anchor or alias, a quoted string with escapes): the text alone
+# A `kind:` whose value is not a plain word on the same line: a block scalar, a tag, an
+# anchor or alias, a quoted string with escapes, or a bare scalar on the next line (not a
+# `key:` line, as in the many CRD schemas with a property named kind). The text alone
 # cannot tell the kind, so such documents are always parsed.
 _UNUSUAL_KIND = re.compile(
-    r"""["']?kind["']?[ \t]*:[ \t]*(?:#[^\n]*)?(?:\r?\n|$|[>|!&*]|"[^"\n]*\\)""",
+    r"""kind["']?[ \t]*:[ \t]*(?:[>|!&*]|"[^"\n]*\\|(?:#[^\n]*)?\r?\n[ \t]*[^\s#:-][^:\n]*$)""",
     re.MULTILINE)
 
 
@@ -56,9 +57,11 @@ def kind_filter(*extra_kinds: str) -> Callable[[str], bool]:
     one of ``extra_kinds``) anywhere: block, flow or JSON; the items of a List carry their
     own ``kind:`` lines, so Lists of such objects are kept and a ConfigMapList is not."""
     kinds = "|".join(re.escape(k) for k in (*POD_KINDS, *extra_kinds))
+    # Starts with the literal `kind` so the regex engine skips ahead to candidates; a
+    # `subkind: Pod` also matches, which only costs a parse.
     pattern = re.compile(
-        r"""(?:^|[\s{,-])["']?kind["']?[ \t]*:[ \t]*["']?(?:""" + kinds
-        + r""")["']?(?=[\s,}#]|$)""", re.MULTILINE)
+        r"""kind["']?[ \t]*:[ \t]*["']?(?:""" + kinds + r""")["']?(?=[\s,}#]|$)""",
+        re.MULTILINE)
 
     def wanted(piece: str) -> bool:
         return pattern.search(piece) is not None or _UNUSUAL_KIND.search(piece) is not None
