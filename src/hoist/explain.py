@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hoist.config import Artifact, Config
+from hoist.config import Config
 from hoist.core.policy import PolicySource, PullPolicy, describe_policy, effective_pull_policy
-from hoist.core.reference import ReferenceError, parse_normalized_named, repository_name
+from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.manifests.source import SourceFile, kind_filter
 from hoist.manifests.workloads import (
     ContainerType,
@@ -27,7 +27,6 @@ from hoist.manifests.workloads import (
     scalar,
 )
 
-DEFAULT_NAMESPACE = "default"
 DEFAULT_SERVICE_ACCOUNT = "default"
 
 COLUMNS = (
@@ -70,7 +69,7 @@ def service_account_secrets(sources: Iterable[SourceFile]) -> dict[tuple[str, st
             if res.kind == "ServiceAccount" and res.name:
                 names = [scalar(get(s, "name")) or "" for s in items(get(res.node,
                                                                           "imagePullSecrets"))]
-                out[(res.namespace or DEFAULT_NAMESPACE, res.name)] = names
+                out[(res.effective_namespace, res.name)] = names
     return out
 
 
@@ -85,19 +84,11 @@ def pod_pull_secrets(
         return own, "pod"
     account = (scalar(get(pod.spec, "serviceAccountName"))
                or scalar(get(pod.spec, "serviceAccount")) or DEFAULT_SERVICE_ACCOUNT)
-    ns = pod.resource.namespace or DEFAULT_NAMESPACE
+    ns = pod.resource.effective_namespace
     found = accounts.get((ns, account))
     if found:
         return found, f"serviceaccount/{account}"
     return [], ""
-
-
-def artifact_for(image: str, artifacts: Sequence[Artifact]) -> Artifact | None:
-    repo = repository_name(image)
-    for a in artifacts:
-        if repository_name(a.image) == repo:
-            return a
-    return None
 
 
 def trap_notes(image: str, policy: PullPolicy | None, declared: str | None) -> list[str]:
@@ -134,7 +125,7 @@ def explain_site(
 ) -> ExplainRow:
     image = site.image or ""
     declared = site.declared_policy
-    artifact = artifact_for(image, config.artifacts) if config and image else None
+    artifact = config.artifact_for(image) if config and image else None
     injected = artifact.pull_policy if artifact else None
     eff = effective_pull_policy(image, declared, injected,
                                 artifact.override_policy if artifact else False)
@@ -164,7 +155,7 @@ def explain_site(
         file=res.source.name,
         line=site.line,
         kind=res.kind,
-        namespace=res.namespace or DEFAULT_NAMESPACE,
+        namespace=res.effective_namespace,
         name=res.name,
         container=site.name,
         container_type=site.container_type.value,

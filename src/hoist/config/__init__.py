@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from hoist.core.policy import PullPolicy
+from hoist.core.reference import repository_name
 from hoist.errors import InputError
 from hoist.manifests.source import read_source
 from hoist.manifests.workloads import get, items, scalar
@@ -49,6 +50,15 @@ class Config:
     api_version: str
     artifacts: tuple[Artifact, ...]
     manifests: tuple[str, ...] = field(default_factory=tuple)
+
+    def artifact_for(self, image: str) -> Artifact | None:
+        """The artifact a manifest image refers to: same repository, tag and digest ignored
+        (as Skaffold matches); None for third-party images."""
+        repo = repository_name(image)
+        for a in self.artifacts:
+            if repository_name(a.image) == repo:
+                return a
+        return None
 
     @property
     def directory(self) -> str:

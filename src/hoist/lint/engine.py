@@ -13,7 +13,6 @@ from hoist.config import Config
 from hoist.core.policy import PullPolicy, effective_pull_policy, unsupported_policy_message
 from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.errors import InputError
-from hoist.explain import DEFAULT_NAMESPACE, artifact_for
 from hoist.lint.rules import (
     ALWAYS_ON_DIGEST,
     INVALID_IMAGE,
@@ -115,7 +114,7 @@ def check_image_site(site: ImageSite, opts: LintOptions) -> Iterator[Finding]:
                        f'Failed to apply default image tag "{image}": couldn\'t parse image '
                        f'name "{image}": {e} (InvalidImageName)')
         return
-    artifact = artifact_for(image, opts.config.artifacts) if opts.config else None
+    artifact = opts.config.artifact_for(image) if opts.config else None
     eff = effective_pull_policy(image, declared, artifact.pull_policy if artifact else None,
                                 artifact.override_policy if artifact else False)
     policy = eff.policy
@@ -178,7 +177,7 @@ def secret_problem(res: Resource) -> str | None:
 def check_secret_refs(
     res: Resource, spec: yaml.Node | None, secrets: dict[tuple[str, str], Resource]
 ) -> Iterator[Finding]:
-    ns = res.namespace or DEFAULT_NAMESPACE
+    ns = res.effective_namespace
     for line, name in _secret_names(res, get(spec, "imagePullSecrets")):
         target = secrets.get((ns, name or ""))
         if target is None:
@@ -193,7 +192,7 @@ def check_secret_refs(
 def lint(sources: Sequence[SourceFile], opts: LintOptions | None = None) -> list[Finding]:
     opts = opts or LintOptions()
     resources = [r for s in sources for r in iter_resources(s)]
-    secrets = {(r.namespace or DEFAULT_NAMESPACE, r.name): r for r in resources
+    secrets = {(r.effective_namespace, r.name): r for r in resources
                if r.kind == "Secret"}
     findings: list[Finding] = []
     for res in resources:

@@ -33,6 +33,10 @@ POD_META_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+# What kubectl uses when neither the object nor the context names a namespace.
+DEFAULT_NAMESPACE = "default"
+
+
 class ContainerType(StrEnum):
     INIT = "init"
     REGULAR = "regular"
@@ -122,6 +126,10 @@ class Resource:
 
     def line_of(self, node: yaml.Node) -> int:
         return self.doc.line(node)
+
+    @property
+    def effective_namespace(self) -> str:
+        return self.namespace or DEFAULT_NAMESPACE
 
     @property
     def display(self) -> str:
