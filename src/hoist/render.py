@@ -43,10 +43,9 @@ def build_rules(
     image); then that artifact's repository and pull policy apply. ``pull_policy`` is for
     entries the config does not cover."""
     rules: list[ImageRule] = []
-    artifacts = {a.name: a for a in config.artifacts} if config else {}
-    by_repo = {repository_name(a.image): a for a in config.artifacts} if config else {}
+    by_name = {a.name: a for a in config.artifacts} if config else {}
     for key, ref in images.items():
-        artifact = artifacts.get(key) or by_repo.get(repository_name(key))
+        artifact = by_name.get(key) or (config.artifact_for(key) if config else None)
         if artifact is not None:
             rules.append(ImageRule(artifact.image, ref,
                                    artifact.pull_policy or pull_policy,

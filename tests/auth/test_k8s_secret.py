@@ -400,10 +400,14 @@ def test_to_kubectl_json_puts_fields_in_go_order_whatever_the_dict_order() -> No
     assert to_kubectl_yaml(shuffled) == to_kubectl_yaml(secret)
 
 
-def test_cli_default_server_is_the_library_default() -> None:
-    from hoist.cli import cmd_secret
+def test_cli_default_server_is_docker_hub(capsys: pytest.CaptureFixture[str]) -> None:
+    from hoist.cli.main import main
 
-    assert cmd_secret.DEFAULT_SERVER == DEFAULT_DOCKER_SERVER
+    assert main(["secret", "docker-registry", "s", "--docker-username", "u",
+                 "--docker-password", "p", "-o", "json"]) == 0
+    secret = json.loads(capsys.readouterr().out)
+    config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert list(config["auths"]) == [DEFAULT_DOCKER_SERVER] == ["https://index.docker.io/v1/"]
 
 
 def test_created_message() -> None:

@@ -90,7 +90,7 @@ def test_pull_secret_rules() -> None:
     by_rule = sorted((f.rule, f.message) for f in got)
     assert [r for r, _ in by_rule] == ["HOIST005", "HOIST005", "HOIST006", "HOIST006"]
     assert "Secret 'broken'" in by_rule[0][1] or "Secret 'broken'" in by_rule[1][1]
-    assert any("Secret 'opaque'" in m and "type 'Opaque'" in m for _, m in by_rule[:2])
+    assert any("Secret 'opaque'" in m and "type is 'Opaque'" in m for _, m in by_rule[:2])
     assert "names 'good' more than once" in by_rule[2][1] + by_rule[3][1]
     assert "empty name" in by_rule[2][1] + by_rule[3][1]
     assert has_errors(got)

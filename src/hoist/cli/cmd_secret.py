@@ -9,8 +9,6 @@ from typing import Any, NoReturn
 
 from hoist.cli.output import EXIT_BAD_INPUT, EXIT_OK, error, print_json, print_table
 
-DEFAULT_SERVER = "https://index.docker.io/v1/"  # = hoist.auth.DEFAULT_DOCKER_SERVER
-
 
 class _SecretParser(argparse.ArgumentParser):
     """A parser that never echoes what it could not parse: that may be a password.
@@ -42,6 +40,8 @@ class _SecretParser(argparse.ArgumentParser):
 
 
 def register(sub: Any) -> None:
+    from hoist.auth import DEFAULT_DOCKER_SERVER
+
     secret = sub.add_parser(
         "secret", help="registry pull Secrets: build them as kubectl does, inspect them",
         description="Build the docker-registry Secret kubectl builds, byte for byte, or show "
@@ -58,8 +58,8 @@ def register(sub: Any) -> None:
         "without -o the line `secret/NAME created (dry run)`. Nothing is sent to a cluster.",
     )
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--docker-server", default=DEFAULT_SERVER, metavar="SERVER",
-                   help=f"registry server (default {DEFAULT_SERVER})")
+    p.add_argument("--docker-server", default=DEFAULT_DOCKER_SERVER, metavar="SERVER",
+                   help=f"registry server (default {DEFAULT_DOCKER_SERVER})")
     p.add_argument("--docker-username", default="", metavar="USER", help="required")
     p.add_argument("--docker-password", default="", metavar="PASSWORD", help="required")
     p.add_argument("--docker-email", default="", metavar="EMAIL")
@@ -103,16 +103,7 @@ def run_docker_registry(args: argparse.Namespace) -> int:
         to_kubectl_json,
         to_kubectl_yaml,
     )
-    from hoist.errors import InputError
-
-    missing = [flag for flag, value in (("--docker-username", args.docker_username),
-                                        ("--docker-password", args.docker_password),
-                                        ("--docker-server", args.docker_server)) if not value]
-    if not args.name:
-        raise InputError("secret docker-registry: NAME must not be empty")
-    if missing:
-        raise InputError(f"secret docker-registry: {', '.join(missing)} required "
-                         "(username, password and server must all be non-empty)")
+    # docker_registry_secret refuses an empty name, username, password or server itself.
     secret = docker_registry_secret(
         args.name, args.docker_server, args.docker_username, args.docker_password,
         email=args.docker_email, namespace=args.namespace,

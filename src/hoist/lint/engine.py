@@ -39,10 +39,6 @@ from hoist.manifests.workloads import (
 )
 
 IGNORE_ANNOTATION = "hoist.dev/ignore"
-PULL_SECRET_TYPES = {
-    "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
-    "kubernetes.io/dockercfg": ".dockercfg",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,20 +153,17 @@ def check_secret_names(res: Resource, spec: yaml.Node | None) -> Iterator[Findin
             seen.add(name)
 
 
-def secret_problem(res: Resource) -> str | None:
-    """Why this Secret cannot serve as a pull secret, or None when it can."""
-    stype = scalar(get(res.node, "type")) or "Opaque"
-    key = PULL_SECRET_TYPES.get(stype)
-    if key is None:
-        return (f"is of type {stype!r}; the kubelet reads only kubernetes.io/dockerconfigjson "
-                "and kubernetes.io/dockercfg")
+def secret_problem(res: Resource, name: str) -> str | None:
+    """Why this Secret cannot serve as a pull secret (type, key, base64, JSON), as
+    hoist.auth reads pull secrets; None when it can."""
+    where = f"Secret {name!r} ({res.source.name}:{res.line})"
     try:
         obj = yaml.constructor.SafeConstructor().construct_document(res.node)
-        inspect_docker_config_secret(obj)
+        inspect_docker_config_secret(obj, source=where)
     except InputError as e:
         return str(e)
     except (yaml.YAMLError, TypeError, ValueError):
-        return f"has malformed data under {key}"
+        return f"{where}: its data cannot be read"
     return None
 
 
@@ -182,11 +175,9 @@ def check_secret_refs(
         target = secrets.get((ns, name or ""))
         if target is None:
             continue
-        problem = secret_problem(target)
+        problem = secret_problem(target, name or "")
         if problem:
-            yield _finding(PULL_SECRET_INVALID, res, line, "",
-                           f"imagePullSecrets names Secret {name!r} ({target.source.name}:"
-                           f"{target.line}), which {problem}")
+            yield _finding(PULL_SECRET_INVALID, res, line, "", f"imagePullSecrets names {problem}")
 
 
 def lint(sources: Sequence[SourceFile], opts: LintOptions | None = None) -> list[Finding]:

@@ -152,10 +152,14 @@ def iter_input_paths(paths: Iterable[str]) -> Iterator[tuple[str, str]]:
             raise InputError(f"{arg}: no such file or directory")
 
 
-def _decode(name: str, data: bytes) -> tuple[str, str]:
-    if len(data) > MAX_FILE_BYTES:
-        raise _Problem(0, f"{len(data)} bytes is over the {MAX_FILE_BYTES // 2**20} MiB "
-                          "limit for one manifest file")
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise _Problem(0, f"{size} bytes is over the {MAX_FILE_BYTES // 2**20} MiB limit for "
+                          "one manifest file")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    _check_size(len(data))
     if data.startswith(b"\xef\xbb\xbf"):
         bom, data = "\ufeff", data[3:]
     else:
@@ -330,13 +334,17 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def _load(name: str, data: bytes, relpath: str, want: DocumentFilter | None) -> SourceFile:
+    text, bom = _decode(data)
+    return SourceFile(name, text, parse_text(name, text, want), bom, relpath or name)
+
+
 def read_source(
     name: str, data: bytes, relpath: str = "", want: DocumentFilter | None = None
 ) -> SourceFile:
     """Decode and parse one input; raise InputError naming the file and line."""
     try:
-        text, bom = _decode(name, data)
-        return SourceFile(name, text, parse_text(name, text, want), bom, relpath or name)
+        return _load(name, data, relpath, want)
     except _Problem as p:
         raise InputError(str(SourceProblem(name, p.line, p.message))) from None
 
@@ -353,14 +361,10 @@ def read_sources(
             if path == STDIN_NAME:
                 data = stdin if stdin is not None else sys.stdin.buffer.read()
             else:
-                size = os.path.getsize(path)
-                if size > MAX_FILE_BYTES:
-                    raise _Problem(0, f"{size} bytes is over the {MAX_FILE_BYTES // 2**20} "
-                                      "MiB limit for one manifest file")
+                _check_size(os.path.getsize(path))  # before reading a 100 MB file at all
                 with open(path, "rb") as fh:
                     data = fh.read()
-            text, bom = _decode(path, data)
-            files.append(SourceFile(path, text, parse_text(path, text, want), bom, rel))
+            files.append(_load(path, data, rel, want))
         except _Problem as p:
             problems.append(SourceProblem(path, p.line, p.message))
         except OSError as e:
