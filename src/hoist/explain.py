@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hoist.config import Config
-from hoist.core.policy import PolicySource, PullPolicy, describe_policy, effective_pull_policy
+from hoist.config import Config, effective_policy
+from hoist.core.policy import PolicySource, PolicyTrap, PullPolicy, describe_policy, policy_traps
 from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.manifests.source import SourceFile, kind_filter
 from hoist.manifests.workloads import (
@@ -73,49 +73,42 @@ def service_account_secrets(sources: Iterable[SourceFile]) -> dict[tuple[str, st
     return out
 
 
-def pod_pull_secrets(
-    pod: PodSpecSite, accounts: dict[tuple[str, str], list[str]]
-) -> tuple[list[str], str]:
-    """The secrets the pod will carry after ServiceAccount admission, and where they came
-    from: the pod's own list wins; otherwise its account's (plugin/pkg/admission/
-    serviceaccount copies them only when the pod has none)."""
+def pod_pull_secrets(pod: PodSpecSite, accounts: dict[tuple[str, str], list[str]]) -> list[str]:
+    """The secrets the pod will carry after ServiceAccount admission: the pod's own list
+    wins; otherwise its account's (plugin/pkg/admission/serviceaccount copies them only
+    when the pod has none)."""
     own = [scalar(get(s, "name")) or "" for s in items(get(pod.spec, "imagePullSecrets"))]
     if own:
-        return own, "pod"
+        return own
     account = (scalar(get(pod.spec, "serviceAccountName"))
                or scalar(get(pod.spec, "serviceAccount")) or DEFAULT_SERVICE_ACCOUNT)
-    ns = pod.resource.effective_namespace
-    found = accounts.get((ns, account))
-    if found:
-        return found, f"serviceaccount/{account}"
-    return [], ""
+    return accounts.get((pod.resource.effective_namespace, account), [])
+
+
+TRAP_NOTES = {
+    PolicyTrap.LATEST_IF_NOT_PRESENT:
+        "':latest' with IfNotPresent: a node keeps whichever 'latest' it pulled first",
+    PolicyTrap.MUTABLE_TAG_IF_NOT_PRESENT:
+        "mutable tag {tag!r} with IfNotPresent: a node that already has this tag keeps running "
+        "its old image (stale code)",
+    PolicyTrap.ALWAYS_ON_DIGEST:
+        "digest-pinned with Always: a registry round trip on every container start that cannot "
+        "change what runs",
+    PolicyTrap.NEVER: "Never: the image must be preloaded on every node that may run this pod",
+    PolicyTrap.LATEST_DIGEST_DEFAULTS_ALWAYS:
+        "':latest@sha256:…' defaults to Always: the API server looks at the tag, not the digest",
+}
 
 
 def trap_notes(image: str, policy: PullPolicy | None, declared: str | None) -> list[str]:
-    """The notes for the pull-policy traps users hit most (facts/kubelet.md, issues
-    #8841, #47775, #72401)."""
-    notes: list[str] = []
+    """Notes for the pull-policy traps (core.policy_traps) an image falls into. A plain
+    ':latest' gets none here: its effective policy already says Always."""
     try:
         ref = parse_normalized_named(image)
     except ReferenceError as e:
         return [f"invalid image name: the kubelet fails with InvalidImageName ({e})"]
-    mutable = ref.digest is None
-    if policy is PullPolicy.IF_NOT_PRESENT and mutable:
-        if ref.tag == "latest" or not ref.tag:
-            notes.append("':latest' with IfNotPresent: a node keeps whichever 'latest' it "
-                         "pulled first")
-        else:
-            notes.append(f"mutable tag {ref.tag!r} with IfNotPresent: a node that already has "
-                         "this tag keeps running its old image (stale code)")
-    if policy is PullPolicy.ALWAYS and not mutable:
-        notes.append("digest-pinned with Always: a registry round trip on every container "
-                     "start that cannot change what runs")
-    if policy is PullPolicy.NEVER:
-        notes.append("Never: the image must be preloaded on every node that may run this pod")
-    if declared is None and ref.tag == "latest" and ref.digest is not None:
-        notes.append("':latest@sha256:…' defaults to Always: the API server looks at the tag, "
-                     "not the digest")
-    return notes
+    return [TRAP_NOTES[t].format(tag=ref.tag)
+            for t in policy_traps(ref, policy, declared is not None) if t in TRAP_NOTES]
 
 
 def explain_site(
@@ -125,10 +118,8 @@ def explain_site(
 ) -> ExplainRow:
     image = site.image or ""
     declared = site.declared_policy
-    artifact = config.artifact_for(image) if config and image else None
+    eff, artifact = effective_policy(config, image, declared)
     injected = artifact.pull_policy if artifact else None
-    eff = effective_pull_policy(image, declared, injected,
-                                artifact.override_policy if artifact else False)
     notes: list[str] = []
     if not image:
         notes.append("no image: the API server rejects this pod")
@@ -149,7 +140,7 @@ def explain_site(
         else:
             notes.append(f"built artifact {artifact.name!r}: image rewritten to the built "
                          "reference; policy as the manifest/API default gives")
-    secrets, _origin = pod_pull_secrets(site.pod, accounts)
+    secrets = pod_pull_secrets(site.pod, accounts)
     res = site.pod.resource
     return ExplainRow(
         file=res.source.name,

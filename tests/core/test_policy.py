@@ -313,3 +313,30 @@ def test_credential_verification_policy_values() -> None:
         "NeverVerifyAllowlistedImages",
         "AlwaysVerify",
     ]
+
+
+# policy_traps: the one place explain's notes and lint's rules come from.
+_D = "sha256:" + "e" * 64
+
+
+@pytest.mark.parametrize(("image", "policy", "declared", "expected"), [
+    ("nginx", "Always", False, {"latest-tag"}),
+    ("nginx:latest", "IfNotPresent", True, {"latest-tag", "latest-if-not-present"}),
+    ("nginx:1.25", "IfNotPresent", False, {"mutable-tag-if-not-present"}),
+    ("nginx:1.25", "Always", True, set()),
+    (f"nginx@{_D}", "IfNotPresent", False, set()),
+    (f"nginx@{_D}", "Always", True, {"always-on-digest"}),
+    (f"nginx:latest@{_D}", "Always", False, {"always-on-digest",
+                                             "latest-digest-defaults-always"}),
+    (f"nginx:latest@{_D}", "Always", True, {"always-on-digest"}),
+    ("nginx:1.25", "Never", True, {"never"}),
+    (f"nginx@{_D}", "Never", True, {"never"}),
+    ("nginx:1.25", None, True, set()),  # a policy the API rejects: no trap to describe
+])
+def test_policy_traps(image: str, policy: str | None, declared: bool,
+                      expected: set[str]) -> None:
+    from hoist.core import PullPolicy, parse_normalized_named, policy_traps
+
+    got = policy_traps(parse_normalized_named(image),
+                       PullPolicy(policy) if policy else None, declared)
+    assert {t.value for t in got} == expected

@@ -162,3 +162,23 @@ def test_cli_json_and_exit_codes(tmp_path: Path, capsys) -> None:  # type: ignor
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 1  # the good file still explained
     assert "chart.yaml:4" in captured.err and "template" in captured.err
+
+
+def test_corpus_container_counts_match_its_stats(corpus: Path) -> None:
+    """Every container entry the corpus' own STATS.md counts, explain finds, by type; the
+    two vitess `{{var}}` templates STATS.md could not parse are reported, not guessed at."""
+    import re
+
+    from hoist import api
+
+    stats = (corpus / "STATS.md").read_text()
+    m = re.search(r"Container entries: \*\*(\d+)\*\* \(containers (\d+), initContainers (\d+), "
+                  r"ephemeralContainers (\d+)\)", stats)
+    assert m is not None, "STATS.md no longer states the container counts"
+    total, regular, init, ephemeral = map(int, m.groups())
+    result = api.explain([str(corpus)])
+    types = [r.container_type for r in result.rows if r.container_type != "image-volume"]
+    assert (len(types), types.count("regular"), types.count("init"),
+            types.count("ephemeral")) == (total, regular, init, ephemeral)
+    assert sorted(Path(p.name).name for p in result.problems) == [
+        "etcd-controller-template.yaml", "vtgate-controller-template.yaml"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from hoist.core.policy import PullPolicy
+from hoist.core.policy import EffectivePolicy, PullPolicy, effective_pull_policy
 from hoist.core.reference import repository_name
 from hoist.errors import InputError
 from hoist.manifests.source import read_source
@@ -174,3 +174,16 @@ def load_config(path: str) -> Config:
             get(root, "deploy"), "kubectl") is not None:
         manifests = list(DEFAULT_V2_MANIFESTS)
     return Config(path, api_version, tuple(artifacts), tuple(m for m in manifests if m))
+
+
+def effective_policy(
+    config: Config | None, image: str, declared: str | None
+) -> tuple[EffectivePolicy, Artifact | None]:
+    """The policy a container ends up with once hoist deploys it under ``config``: the
+    artifact's configured policy where the manifest declares none (or with override), else
+    the manifest's or the API default; and the artifact the image is, if any."""
+    artifact = config.artifact_for(image) if config is not None and image else None
+    if artifact is None:
+        return effective_pull_policy(image, declared), None
+    return effective_pull_policy(image, declared, artifact.pull_policy,
+                                 artifact.override_policy), artifact

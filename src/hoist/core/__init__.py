@@ -9,6 +9,7 @@ from hoist.core.policy import (
     EffectivePolicy,
     NodeAction,
     PolicySource,
+    PolicyTrap,
     PullPolicy,
     apply_default_image_tag,
     decide_node_action,
@@ -17,6 +18,7 @@ from hoist.core.policy import (
     describe_policy,
     effective_pull_policy,
     parse_image_name,
+    policy_traps,
 )
 from hoist.core.reference import (
     Reference,
@@ -38,6 +40,7 @@ __all__ = [
     "Platform",
     "PlatformError",
     "PolicySource",
+    "PolicyTrap",
     "PullPolicy",
     "Reference",
     "ReferenceError",
@@ -53,5 +56,6 @@ __all__ = [
     "parse_image_name",
     "parse_named",
     "parse_normalized_named",
+    "policy_traps",
     "repository_name",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hoist.core.reference import DEFAULT_TAG, ReferenceError, parse_normalized_named
+from hoist.core.reference import DEFAULT_TAG, Reference, ReferenceError, parse_normalized_named
 
 
 class PullPolicy(StrEnum):
@@ -147,6 +147,39 @@ def effective_pull_policy(
             return EffectivePolicy(declared, None, PolicySource.MANIFEST, invalid_declared=True)
     policy, source = default_pull_policy_with_source(image)
     return EffectivePolicy(None, policy, source)
+
+
+class PolicyTrap(StrEnum):
+    """Pull-policy combinations that surprise users (kubernetes #8841, #47775, #72401):
+    ``explain`` words them as notes, ``lint`` reports them as rules."""
+
+    LATEST_TAG = "latest-tag"  # no tag, or the tag latest, and no digest
+    LATEST_IF_NOT_PRESENT = "latest-if-not-present"
+    MUTABLE_TAG_IF_NOT_PRESENT = "mutable-tag-if-not-present"
+    ALWAYS_ON_DIGEST = "always-on-digest"
+    NEVER = "never"
+    # name:latest@sha256 with no declared policy: defaulted to Always by the tag.
+    LATEST_DIGEST_DEFAULTS_ALWAYS = "latest-digest-defaults-always"
+
+
+def policy_traps(ref: Reference, policy: PullPolicy | None, declared: bool) -> list[PolicyTrap]:
+    """The traps a container with image ``ref`` and effective ``policy`` falls into;
+    ``declared`` says whether the manifest wrote the policy itself."""
+    traps: list[PolicyTrap] = []
+    latest = not ref.tag or ref.tag == DEFAULT_TAG
+    if ref.digest is None:
+        if latest:
+            traps.append(PolicyTrap.LATEST_TAG)
+        if policy is PullPolicy.IF_NOT_PRESENT:
+            traps.append(PolicyTrap.LATEST_IF_NOT_PRESENT if latest
+                         else PolicyTrap.MUTABLE_TAG_IF_NOT_PRESENT)
+    elif policy is PullPolicy.ALWAYS:
+        traps.append(PolicyTrap.ALWAYS_ON_DIGEST)
+        if not declared and ref.tag == DEFAULT_TAG:
+            traps.append(PolicyTrap.LATEST_DIGEST_DEFAULTS_ALWAYS)
+    if policy is PullPolicy.NEVER:
+        traps.append(PolicyTrap.NEVER)
+    return traps
 
 
 def apply_default_image_tag(image: str) -> str:

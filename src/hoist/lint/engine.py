@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from hoist.auth.k8s_secret import inspect_docker_config_secret
-from hoist.config import Config
-from hoist.core.policy import PullPolicy, effective_pull_policy, unsupported_policy_message
+from hoist.config import Config, effective_policy
+from hoist.core.policy import PolicyTrap, PullPolicy, policy_traps, unsupported_policy_message
 from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.errors import InputError
 from hoist.lint.rules import (
@@ -110,29 +110,32 @@ def check_image_site(site: ImageSite, opts: LintOptions) -> Iterator[Finding]:
                        f'Failed to apply default image tag "{image}": couldn\'t parse image '
                        f'name "{image}": {e} (InvalidImageName)')
         return
-    artifact = opts.config.artifact_for(image) if opts.config else None
-    eff = effective_pull_policy(image, declared, artifact.pull_policy if artifact else None,
-                                artifact.override_policy if artifact else False)
-    policy = eff.policy
-    if artifact is None:
-        # Built artifacts are rewritten to unique, digest-pinned references by render.
-        if ref.digest is None and (not ref.tag or ref.tag == "latest"):
+    eff, artifact = effective_policy(opts.config, image, declared)
+    how = "declared" if declared else "defaulted"
+    for trap in policy_traps(ref, eff.policy, declared is not None):
+        if artifact is not None and trap in _REWRITTEN_AWAY:
+            continue  # render pins built artifacts to a unique tag and a digest
+        if trap is PolicyTrap.LATEST_TAG:
             what = "has no tag (it means ':latest')" if not ref.tag else "uses the tag 'latest'"
             yield _finding(LATEST_TAG, res, line, cname, f"image {image!r} {what}")
-        if policy is PullPolicy.IF_NOT_PRESENT and ref.digest is None:
-            how = "declared" if declared else "defaulted"
+        elif trap in (PolicyTrap.LATEST_IF_NOT_PRESENT, PolicyTrap.MUTABLE_TAG_IF_NOT_PRESENT):
             yield _finding(MUTABLE_TAG_IF_NOT_PRESENT, res, line, cname,
                            f"image {image!r} is a mutable tag with IfNotPresent ({how}): nodes "
                            "that have an older image under this tag keep running it")
-    if policy is PullPolicy.ALWAYS and ref.digest is not None:
-        how = "declared" if declared else "defaulted from the tag 'latest'"
-        yield _finding(ALWAYS_ON_DIGEST, res, line, cname,
-                       f"image {image!r} is digest-pinned but pulled Always ({how}): a registry "
-                       "round trip on every start that cannot change what runs")
-    if policy is PullPolicy.NEVER and not opts.local_cluster:
-        yield _finding(NEVER_OUTSIDE_LOCAL, res, line, cname,
-                       f"image {image!r} has pull policy Never: every node that may run this "
-                       "pod must have it preloaded (pass --local-cluster for a local cluster)")
+        elif trap is PolicyTrap.ALWAYS_ON_DIGEST:
+            why = how if declared else "defaulted from the tag 'latest'"
+            yield _finding(ALWAYS_ON_DIGEST, res, line, cname,
+                           f"image {image!r} is digest-pinned but pulled Always ({why}): a "
+                           "registry round trip on every start that cannot change what runs")
+        elif trap is PolicyTrap.NEVER and not opts.local_cluster:
+            yield _finding(NEVER_OUTSIDE_LOCAL, res, line, cname,
+                           f"image {image!r} has pull policy Never: every node that may run "
+                           "this pod must have it preloaded (pass --local-cluster for a local "
+                           "cluster)")
+
+
+_REWRITTEN_AWAY = frozenset({PolicyTrap.LATEST_TAG, PolicyTrap.LATEST_IF_NOT_PRESENT,
+                             PolicyTrap.MUTABLE_TAG_IF_NOT_PRESENT})
 
 
 def _secret_names(res: Resource, node: yaml.Node | None) -> Iterator[tuple[int, str | None]]:
