@@ -93,11 +93,6 @@ def go_runes(s: str) -> list[int]:
     return runes
 
 
-def go_valid_string(s: str) -> str:
-    """``s`` as the valid UTF-8 it becomes after a trip through Go's JSON (bad bytes → U+FFFD)."""
-    return "".join("\ufffd" if r == INVALID else chr(r) for r in go_runes(s))
-
-
 def quote(s: str) -> str:
     """A JSON string literal exactly as Go's ``encoding/json`` (HTML escaping on) writes it."""
     parts = ['"']

@@ -77,17 +77,6 @@ def get(node: yaml.Node | None, key: str) -> yaml.Node | None:
     return None
 
 
-def get_key(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    """The key node itself (for the line a field starts on)."""
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    found = None
-    for k, _ in node.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key:
-            found = k
-    return found
-
-
 def get_path(node: yaml.Node | None, path: tuple[str, ...]) -> yaml.Node | None:
     for key in path:
         node = get(node, key)
