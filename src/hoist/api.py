@@ -58,7 +58,9 @@ class LintResult:
 
     @property
     def has_errors(self) -> bool:
-        return any(f.severity == "error" for f in self.findings)
+        from hoist.lint import has_errors
+
+        return has_errors(self.findings)
 
 
 @dataclass(slots=True)
