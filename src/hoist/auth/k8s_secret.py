@@ -268,6 +268,18 @@ def _secret_payload(secret: Mapping[str, Any], source: str) -> tuple[str, bytes]
             f"{SECRET_TYPE_DOCKER_CONFIG_JSON} and {SECRET_TYPE_DOCKERCFG}"
         )
     key = _KEY_FOR_TYPE[stype]
+    raw = _payload_bytes(secret, key, source)
+    if raw is None:
+        raise InputError(f"{source}: Secret of type {stype} has no {key} in data or stringData")
+    return key, raw
+
+
+def _payload_bytes(
+    secret: Mapping[str, Any], key: str, source: str, *, decoded_ok: bool = False
+) -> bytes | None:
+    """The decoded ``key`` of a Secret manifest, ``stringData`` over ``data`` as the API
+    server merges them; ``None`` when neither has it. With ``decoded_ok``, ``data`` values
+    may also be ``bytes`` already decoded (a Secret as the API hands it to the kubelet)."""
     string_data = secret.get("stringData")
     data = secret.get("data")
     if string_data is not None and not isinstance(string_data, Mapping):
@@ -279,16 +291,40 @@ def _secret_payload(secret: Mapping[str, Any], source: str) -> tuple[str, bytes]
         value = string_data[key]
         if not isinstance(value, str):
             raise InputError(f"{source}: stringData[{key}] is not a string")
-        return key, value.encode("utf-8", "surrogateescape")
+        return value.encode("utf-8", "surrogateescape")
     if data and key in data:
         value = data[key]
+        if decoded_ok and isinstance(value, bytes | bytearray):
+            return bytes(value)
         if not isinstance(value, str):
             raise InputError(f"{source}: data[{key}] is not a base64 string")
         raw = _b64decode_std(value)
         if raw is None:
             raise InputError(f"{source}: data[{key}] is not valid base64")
-        return key, raw
-    raise InputError(f"{source}: Secret of type {stype} has no {key} in data or stringData")
+        return raw
+    return None
+
+
+def kubelet_secret_payload(
+    secret: Mapping[str, Any], source: str
+) -> tuple[str, bytes] | None:
+    """The docker config a kubelet reads from a pull Secret: ``(key, decoded bytes)``, or
+    ``None`` when the kubelet passes the Secret over.
+
+    credentialprovider/secrets/secrets.go takes ``.dockerconfigjson`` from a Secret of type
+    ``kubernetes.io/dockerconfigjson`` or ``.dockercfg`` from one of type
+    ``kubernetes.io/dockercfg``, and only when that value is non-empty; any other Secret is
+    skipped without a word. Raises :class:`InputError` for a manifest the API server would
+    refuse (``data`` that is not base64, fields of the wrong type).
+    """
+    stype = secret.get("type")
+    if not isinstance(stype, str) or stype not in _KEY_FOR_TYPE:
+        return None
+    key = _KEY_FOR_TYPE[stype]
+    raw = _payload_bytes(secret, key, source, decoded_ok=True)
+    if not raw:
+        return None
+    return key, raw
 
 
 def _entries(key: str, raw: bytes, source: str) -> list[RegistryCredentialInfo]:
