@@ -19,6 +19,9 @@ def _common(p: argparse.ArgumentParser, *, store: bool = True, platform: bool = 
     p.add_argument("--authfile", metavar="FILE",
                    help="docker config.json with credentials (default: $DOCKER_CONFIG/"
                         "config.json, then ~/.docker/config.json)")
+    p.add_argument("--secret", action="append", default=[], metavar="FILE",
+                   help="a Kubernetes pull Secret (YAML or JSON; repeatable): choose the "
+                        "credential as the kubelet's keyring does, instead of config.json")
     p.add_argument("--insecure", action="store_true",
                    help="plain HTTP to the registry (always so for localhost and 127.0.0.1)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -143,7 +146,8 @@ def _options(args: argparse.Namespace) -> Any:
         raise InputError(f"--chunk-size: must be positive, not {chunk}")
     return Options(platform=platform, jobs=jobs, insecure=getattr(args, "insecure", False),
                    authfile=getattr(args, "authfile", None), chunk_size=chunk,
-                   store_root=getattr(args, "store", None), progress=progress)
+                   store_root=getattr(args, "store", None), progress=progress,
+                   secret_files=getattr(args, "secret", ()))
 
 
 def _report_copy(args: argparse.Namespace, result: Any, seconds: float) -> int:

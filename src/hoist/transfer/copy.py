@@ -8,12 +8,12 @@ nobody names, which gc collects, and never a name pointing at missing content.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -61,6 +61,9 @@ class Options:
     store_root: str | Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: Progress | None = None
+    # Kubernetes pull Secrets (files): credentials through the kubelet's keyring instead
+    # of the docker CLI's config.json lookup.
+    secret_files: Sequence[str | Path] = ()
 
 
 @dataclass(slots=True)
@@ -87,6 +90,40 @@ def default_credentials(authfile: str | None) -> CredentialSource:
 
     config = DockerConfig.load(authfile)
     return config.credential_for
+
+
+def secret_credentials(secret_files: Sequence[str | Path], images: Sequence[ImageName]
+                       ) -> CredentialSource:
+    """Credentials from Kubernetes pull Secrets, matched as the kubelet's keyring matches
+    them: for a registry, the first credential the keyring returns for the image of ours
+    on that registry (a copy has one image per side). No match → anonymous."""
+    import yaml
+
+    from hoist.auth.credential import ANONYMOUS
+    from hoist.auth.keyring import Keyring
+
+    secrets: list[Mapping[str, Any]] = []
+    for f in secret_files:
+        try:
+            text = Path(f).read_text(encoding="utf-8")
+            docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        except OSError as e:
+            raise InputError(f"{f}: cannot read ({e.strerror})") from None
+        except (UnicodeDecodeError, yaml.YAMLError):
+            raise InputError(f"{f}: not a YAML or JSON Secret") from None
+        found = [d for d in docs if isinstance(d, Mapping) and d.get("kind") == "Secret"]
+        if not found:
+            raise InputError(f"{f}: holds no Secret")
+        secrets += found
+    keyring = Keyring.from_secrets(secrets)
+    by_registry = {n.registry: str(n.reference) for n in images if n.transport == "docker"}
+
+    def lookup(registry: str) -> Credential:
+        image = by_registry.get(registry)
+        matches = keyring.lookup(image) if image else []
+        return matches[0] if matches else ANONYMOUS
+
+    return lookup
 
 
 class Session:
@@ -225,6 +262,12 @@ async def copy_image(session: Session, src: ImageName, dst: ImageName) -> CopyRe
     return result
 
 
+def with_secrets(options: Options, names: Sequence[ImageName]) -> None:
+    """Turn ``options.secret_files`` into the credential source for these images."""
+    if options.secret_files and options.credentials is None:
+        options.credentials = secret_credentials(options.secret_files, names)
+
+
 def run(coro_factory: Callable[[Session], object], options: Options) -> object:
     """Run one async operation in a fresh session (the CLI's entry point)."""
 
@@ -243,6 +286,7 @@ def copy(src: str | ImageName, dst: str | ImageName, options: Options | None = N
     options = options or Options()
     s = src if isinstance(src, ImageName) else parse_image_name(src)
     d = dst if isinstance(dst, ImageName) else parse_image_name(dst)
+    with_secrets(options, (s, d))
     if options.jobs < 1:
         raise InputError(f"--jobs must be at least 1, not {options.jobs}")
     result = run(lambda session: copy_image(session, s, d), options)

@@ -12,7 +12,7 @@ from hoist.core.manifest import Descriptor, Manifest
 from hoist.core.platform import Platform
 from hoist.errors import InputError, OperationError
 from hoist.registry.transport import Transport
-from hoist.transfer.copy import Options, Session, run
+from hoist.transfer.copy import Options, Session, run, with_secrets
 from hoist.transfer.names import ImageName, parse_image_name, parse_reference
 
 
@@ -110,6 +110,7 @@ class _MemorySink:
 def inspect(ref: str, options: Options | None = None) -> Inspection:
     options = options or Options()
     name = parse_image_name(ref)
+    with_secrets(options, (name,))
 
     async def go(session: Session) -> Inspection:
         result, _ = await _inspect(session, name, options.platform, False)
@@ -124,6 +125,7 @@ def inspect(ref: str, options: Options | None = None) -> Inspection:
 def inspect_raw(ref: str, options: Options | None = None) -> bytes:
     options = options or Options()
     name = parse_image_name(ref)
+    with_secrets(options, (name,))
 
     async def go(session: Session) -> bytes:
         return (await _inspect(session, name, options.platform, True))[1]
@@ -137,6 +139,7 @@ def resolve(ref: str, options: Options | None = None) -> Descriptor:
     """The descriptor (digest, media type, size) ``ref`` names, in one request."""
     options = options or Options()
     name = parse_image_name(ref)
+    with_secrets(options, (name,))
 
     async def go(session: Session) -> Descriptor:
         return await session.source(name).resolve()
@@ -155,6 +158,7 @@ def list_tags(repo: str, options: Options | None = None, page_size: int | None =
 
         return OciLayout(text[4:].partition(":")[0]).tags()
     ref = parse_reference(text, "repository")
+    with_secrets(options, (ImageName("docker", ref),))
     if ref.digest is not None or (ref.tag and ref.tag != "latest" and ":" in text.split("/")[-1]):
         raise InputError(f"repository {repo!r}: name a repository, without tag or digest")
 
