@@ -9,6 +9,9 @@ import pytest
 
 from hoist.manifests import SourceFile, read_source
 
+# Real registries, token server, fault proxy, image builders: see tests/support/fixtures.py.
+pytest_plugins = ["tests.support.fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 
