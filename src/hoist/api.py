@@ -23,18 +23,25 @@ if TYPE_CHECKING:
     from hoist.explain import ExplainRow
     from hoist.lint import Finding
     from hoist.manifests.rewrite import RenderedFile
+    from hoist.store import ImageRecord
+    from hoist.transfer import CopyResult
+    from hoist.transfer import Options as TransferOptions
 
 __all__ = [
     "ExplainResult",
     "ImageFields",
     "LintResult",
     "RenderResult",
+    "copy",
     "explain",
     "lint",
     "parse_image",
+    "pull",
+    "push",
     "read_inputs",
     "render",
     "resolve_config",
+    "store_images",
 ]
 
 
@@ -137,3 +144,50 @@ def render(
 
 def _nothing(piece: str) -> bool:
     return False
+
+
+# ---------------------------------------------------------------------- images
+# The image verbs live in hoist.transfer (copy and reads) and hoist.store; these are their
+# CLI-shaped entry points. ``options`` is a hoist.transfer.Options (credentials, platform,
+# parallelism, store directory, progress).
+
+
+def copy(src: str, dst: str, options: TransferOptions | None = None) -> CopyResult:
+    """``hoist copy SRC DST``: transports ``docker://REF``, ``oci:DIR[:TAG]``, ``store:REF``."""
+    from hoist.transfer import copy as _copy
+
+    return _copy(src, dst, options)
+
+
+def pull(ref: str, options: TransferOptions | None = None) -> CopyResult:
+    """``hoist pull REF``: the registry image into the store under its own name."""
+    from hoist.transfer import ImageName, parse_image_name
+    from hoist.transfer import copy as _copy
+
+    src = parse_image_name(ref)
+    if src.transport != "docker":
+        raise InputError(f"pull: {ref!r} is not a registry reference")
+    return _copy(src, ImageName("store", src.reference), options)
+
+
+def push(src: str, ref: str, options: TransferOptions | None = None) -> CopyResult:
+    """``hoist push SRC REF``: a store image (bare name or ``store:``) or ``oci:`` layout to
+    the registry reference ``ref``."""
+    from hoist.transfer import ImageName, parse_image_name
+    from hoist.transfer import copy as _copy
+
+    source = parse_image_name(src, default="store")
+    if source.transport == "docker":
+        source = ImageName("store", source.reference)
+    dest = parse_image_name(ref)
+    if dest.transport != "docker":
+        raise InputError(f"push: {ref!r} is not a registry reference")
+    return _copy(source, dest, options)
+
+
+def store_images(store: str | None = None) -> list[ImageRecord]:
+    """``hoist images``: what the store holds."""
+    from hoist.store import ContentStore
+
+    with ContentStore(store) as s:
+        return s.images()

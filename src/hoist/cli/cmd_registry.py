@@ -166,35 +166,26 @@ def _report_copy(args: argparse.Namespace, result: Any, seconds: float) -> int:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from hoist.transfer import copy
+    from hoist import api
 
     t0 = time.monotonic()
-    result = copy(args.src, args.dst, _options(args))
+    result = api.copy(args.src, args.dst, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from hoist.transfer import ImageName, copy, parse_image_name
+    from hoist import api
 
-    src = parse_image_name(args.ref)
-    if src.transport != "docker":
-        raise InputError(f"pull: {args.ref!r} is not a registry reference")
     t0 = time.monotonic()
-    result = copy(src, ImageName("store", src.reference), _options(args))
+    result = api.pull(args.ref, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from hoist.transfer import ImageName, copy, parse_image_name
+    from hoist import api
 
-    src = parse_image_name(args.src, default="store")
-    dst = parse_image_name(args.ref)
-    if dst.transport != "docker":
-        raise InputError(f"push: {args.ref!r} is not a registry reference")
-    if src.transport == "docker":
-        src = ImageName("store", src.reference)
     t0 = time.monotonic()
-    result = copy(src, dst, _options(args))
+    result = api.push(args.src, args.ref, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 
@@ -254,10 +245,9 @@ def _when(ts: float) -> str:
 
 
 def run_images(args: argparse.Namespace) -> int:
-    from hoist.store import ContentStore
+    from hoist import api
 
-    with ContentStore(args.store) as store:
-        records = store.images()
+    records = api.store_images(args.store)
     if args.output == "json":
         print_json([{"name": r.name, "digest": str(r.digest), "mediaType": r.media_type,
                      "size": r.size, "created": r.created, "lastUsed": r.last_used}
