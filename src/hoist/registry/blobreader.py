@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -69,13 +70,15 @@ def fetch_into(
     timeout: float,
     progress: Callable[[int], None] | None = None,
     context: ssl.SSLContext | None = None,
+    stop: threading.Event | None = None,
 ) -> Outcome:
     """GET ``url`` from ``sink.offset`` on and write the body into ``sink``.
 
     Follows redirects; ``Authorization`` goes only to the host of ``url`` (a redirect to
     object storage must not carry the registry's credential). A 200 to a Range request
     restarts the sink at zero. Connection errors raise (``OSError``,
-    ``http.client.HTTPException``); the caller resumes from ``sink.offset``."""
+    ``http.client.HTTPException``); the caller resumes from ``sink.offset``. Setting
+    ``stop`` (the copy was cancelled) ends the read at the next buffer."""
     origin = urlsplit(url).netloc
     start = sink.offset
     for _hop in range(MAX_REDIRECTS + 1):
@@ -103,7 +106,7 @@ def fetch_into(
                     continue
             elif start:
                 sink.truncate()
-            received = _drain(resp, sink, size, progress)
+            received = _drain(resp, sink, size, progress, stop)
             return Outcome(status, _headers(resp), received=received)
         finally:
             conn.close()
@@ -111,11 +114,13 @@ def fetch_into(
 
 
 def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
-           progress: Callable[[int], None] | None) -> int:
+           progress: Callable[[int], None] | None, stop: threading.Event | None) -> int:
     buf = bytearray(BUFFER)
     view = memoryview(buf)
     received = 0
     while sink.offset < size:
+        if stop is not None and stop.is_set():
+            raise ConnectionAbortedError("blob download cancelled")
         want = min(BUFFER, size - sink.offset)
         n = resp.readinto(view[:want])
         if not n:

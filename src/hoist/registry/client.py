@@ -14,6 +14,7 @@ import functools
 import http.client
 import logging
 import re
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -261,11 +262,15 @@ class RegistryClient:
         while sink.offset < desc.size:
             start = sink.offset
             url, headers = await self.t.prepare(path, scopes)
+            stop = threading.Event()
             try:
                 outcome = await loop.run_in_executor(
                     self._executor, functools.partial(
                         fetch_into, url, headers, sink, desc.size,
-                        timeout=self.retry.read_timeout, progress=progress))
+                        timeout=self.retry.read_timeout, progress=progress, stop=stop))
+            except asyncio.CancelledError:
+                stop.set()  # the worker thread stops at its next buffer
+                raise
             except (OSError, http.client.HTTPException) as e:
                 failures = 0 if sink.offset > start else failures + 1
                 if failures >= self.retry.attempts:
