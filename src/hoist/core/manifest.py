@@ -135,7 +135,7 @@ def parse_manifest(raw: bytes, media_type: str = "") -> Manifest:
         raise ManifestError(f"manifest is {len(raw)} bytes, over the {MAX_MANIFEST_SIZE} limit")
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # also over-long ints, over-deep nesting
         raise ManifestError(f"manifest is not JSON: {e}") from None
     if not isinstance(doc, Mapping):
         raise ManifestError("manifest is not a JSON object")

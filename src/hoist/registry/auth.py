@@ -21,7 +21,9 @@ EXPIRY_MARGIN = 5.0
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _PARAM_RE = re.compile(rf"\s*({_TOKEN})\s*=\s*(\"(?:[^\"\\]|\\.)*\"|{_TOKEN})\s*(,|$)")
-_SCHEME_RE = re.compile(rf"\s*({_TOKEN})(?:\s+|$)")
+# A scheme ends at whitespace, at the end, or at the comma after a parameterless one
+# ("Negotiate, Basic realm=x").
+_SCHEME_RE = re.compile(rf"\s*({_TOKEN})(?:\s+|(?=,)|$)")
 
 
 @dataclass(frozen=True, slots=True)

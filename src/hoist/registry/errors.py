@@ -135,17 +135,17 @@ def decode_error(
     code, message, detail = "", "", None
     try:
         doc = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # also over-long ints and over-deep nesting
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("errors"), list) and doc["errors"]:
         first = doc["errors"][0]
         if isinstance(first, dict):
-            code = str(first.get("code", ""))
+            code = _clean(str(first.get("code", "")), 64)  # echoed: one short line
             message = str(first.get("message", ""))
             detail = first.get("detail")
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status) or RegistryError
-    if status >= 500 and not code:
-        cls = TransferError
+    if status >= 500 and cls is RegistryError:
+        cls = TransferError  # a server failure (Distribution sends UNKNOWN with its 500s)
     text = f"{code} " if code else ""
     text += _clean(message) if message else f"HTTP {status}"
     if code and message == "":

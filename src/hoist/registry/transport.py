@@ -8,6 +8,7 @@ machine kind it streams a blob at about 910 MiB/s with hashing, against 650 for 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import ipaddress
 import logging
@@ -58,8 +59,10 @@ class RetryPolicy:
 
 def is_local_host(host: str) -> bool:
     """localhost and loopback addresses, which containerd reaches over plain HTTP."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-    name = name.strip("[]")
+    if host.startswith("["):  # [v6] or [v6]:port
+        name = host[1:].split("]", 1)[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
@@ -77,12 +80,14 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which isdigit() but float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # asctime and "-0000" carry no zone; HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
@@ -199,7 +204,7 @@ class Transport:
             import json
 
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if not isinstance(doc, dict):
             raise TransferError(f"token server {realm_host} sent no JSON",
@@ -348,7 +353,9 @@ class Transport:
     ) -> aiohttp.ClientResponse:
         hdrs = dict(headers or {})
         authorization = await self._authorization(scopes)
-        origin = urlsplit(url).netloc
+        # The credential belongs to the registry's host, not to whatever host a Location
+        # (an upload session, a redirect) names.
+        origin = urlsplit(self.base_url).netloc
         for _hop in range(MAX_REDIRECTS + 1):
             send_headers = dict(hdrs)
             same_host = urlsplit(url).netloc == origin

@@ -90,6 +90,8 @@ class OciLayout:
         """Point ``tag`` (or an untagged entry) at ``desc``; its blobs must be written."""
         self.init()
         doc = self._index()
+        if not all(isinstance(m, dict) for m in doc.get("manifests", [])):
+            raise InputError(f"{self.root}/index.json: an entry of manifests is not an object")
         manifests = [m for m in doc.get("manifests", [])
                      if not (tag and (m.get("annotations") or {}).get(REF_NAME) == tag)
                      and not (not tag and m.get("digest") == str(desc.digest)

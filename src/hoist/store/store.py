@@ -138,6 +138,8 @@ class ContentStore:
     def record(self, name: str, manifest: Manifest, size: int | None = None) -> None:
         """Name an image whose manifest and blobs are committed."""
         missing = self.missing_content(manifest)
+        if not self.blobs.has(manifest.digest):  # the manifest itself is content too
+            missing.insert(0, manifest.digest)
         if missing:
             raise StoreError(f"cannot record {name}: {len(missing)} blob(s) are not in the "
                              f"store (first: {missing[0]})")

@@ -11,6 +11,10 @@ from hoist.errors import InputError
 
 TransportName = Literal["docker", "oci", "store"]
 TRANSPORTS = ("docker://", "oci:", "store:")
+# skopeo's other transports: named so that a user of skopeo gets a clear refusal rather
+# than a Docker Hub lookup of "docker-archive".
+_OTHER_TRANSPORTS = frozenset({"docker-archive", "docker-daemon", "dir", "containers-storage",
+                               "oci-archive", "sif", "tarball"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +83,10 @@ def parse_image_name(text: str, default: TransportName = "docker") -> ImageName:
         if not path:
             raise InputError(f"{text!r}: oci: needs a directory (oci:DIR[:TAG])")
         return ImageName("oci", path=path, tag=tag)
-    if ":" in text.split("/")[0] and "://" in text:
-        raise InputError(f"{text!r}: unknown transport (use docker://, oci: or store:)")
+    prefix = text.split(":", 1)[0]
+    if "://" in text or prefix in _OTHER_TRANSPORTS:
+        raise InputError(f"{text!r}: transport {prefix!r} is not supported "
+                         "(use docker://, oci:DIR[:TAG] or store:)")
     if default == "docker":
         return ImageName("docker", parse_reference(text))
     if default == "store":
