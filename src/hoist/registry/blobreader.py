@@ -118,11 +118,19 @@ def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
     buf = bytearray(BUFFER)
     view = memoryview(buf)
     received = 0
+    # With a Content-Length, one system call per read (readinto1): what arrived before a
+    # reset or a stall reaches the sink, so the resume starts after it. HTTPResponse's
+    # readinto waits to fill the whole buffer and drops what it holds when the read fails.
+    length = None if resp.chunked else resp.length
     while sink.offset < size:
         if stop is not None and stop.is_set():
             raise ConnectionAbortedError("blob download cancelled")
         want = min(BUFFER, size - sink.offset)
-        n = resp.readinto(view[:want])
+        if length is not None:
+            want = min(want, length - received)
+            n = resp.fp.readinto1(view[:want]) if want > 0 else 0
+        else:
+            n = resp.readinto(view[:want])
         if not n:
             raise http.client.IncompleteRead(b"", size - sink.offset)
         sink.write(view[:n])
@@ -131,8 +139,8 @@ def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
             progress(n)
     # A body longer than the descriptor says is a lie; the sink refuses extra bytes, so
     # read one more to find out.
-    if resp.length:
-        extra = resp.read(1)
+    if length is not None and length > received:
+        extra = resp.fp.read(1)
         if extra:
             sink.write(extra)  # raises a size mismatch
     return received

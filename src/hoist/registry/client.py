@@ -49,6 +49,7 @@ from hoist.registry.transport import (
     RetryPolicy,
     Transport,
     retry_after_seconds,
+    wait_refused,
 )
 
 log = logging.getLogger("hoist.registry")
@@ -113,7 +114,7 @@ class RegistryClient:
 
     async def resolve(self, repo: str, ref: str) -> Descriptor:
         """The descriptor a tag or digest names: one HEAD, or a GET when the registry's
-        HEAD does not say the digest."""
+        HEAD does not say the digest (or is not allowed)."""
         accept = ", ".join(mediatypes.MANIFEST_ACCEPT)
         try:
             resp = await self.t.request(
@@ -122,6 +123,10 @@ class RegistryClient:
         except NotFound:
             raise NotFound("manifest unknown", registry=self.registry, repository=repo,
                            reference=ref, status=404, code="MANIFEST_UNKNOWN") from None
+        except Unsupported as e:
+            if e.status != 405:
+                raise
+            return (await self.get_manifest(repo, ref)).descriptor
         header = resp.headers.get("Docker-Content-Digest")
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
         length = resp.headers.get("Content-Length")
@@ -291,12 +296,14 @@ class RegistryClient:
                 auth_retried = True
                 continue
             failures += 1
+            after = retry_after_seconds(outcome.header("Retry-After"))
+            if outcome.status in RETRY_STATUSES and after is not None and (
+                    after > self.retry.max_retry_after):
+                raise wait_refused(outcome.status, after, self.retry, registry=self.registry,
+                                   repository=repo, reference=str(desc.digest),
+                                   action="get blob")
             if outcome.status in RETRY_STATUSES and failures < self.retry.attempts:
-                delay = self.retry.delay(failures)
-                after = retry_after_seconds(outcome.header("Retry-After"))
-                if after is not None and after <= self.retry.max_retry_after:
-                    delay = max(delay, after)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(max(self.retry.delay(failures), after or 0.0))
                 continue
             raise decode_error(outcome.status, outcome.body, registry=self.registry,
                                repository=repo, reference=str(desc.digest), action="get blob")
@@ -373,9 +380,11 @@ class RegistryClient:
             except RegistryError as e:
                 retryable = isinstance(e, TransferError) or e.status in (0, 408, 429) or (
                     e.status >= 500)
-                if not retryable or attempts >= self.retry.attempts:
+                after = e.retry_after or 0.0
+                if not retryable or attempts >= self.retry.attempts or (
+                        after > self.retry.max_retry_after):
                     raise
-                await asyncio.sleep(self.retry.delay(attempts))
+                await asyncio.sleep(max(self.retry.delay(attempts), after))
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 if attempts >= self.retry.attempts:
                     raise TransferError(f"upload failed: {type(e).__name__}",

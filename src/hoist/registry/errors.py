@@ -16,6 +16,8 @@ class RegistryError(OperationError):
     one (``MANIFEST_UNKNOWN``), else a short word for what happened."""
 
     code = "UNKNOWN"
+    # Seconds a 429 or 503 asked to wait (its Retry-After), when it named a wait.
+    retry_after: float | None = None
 
     def __init__(
         self,

@@ -23,7 +23,13 @@ import aiohttp
 
 from hoist.auth.credential import ANONYMOUS, Credential
 from hoist.registry.auth import Challenge, TokenCache, basic_header, parse_challenges
-from hoist.registry.errors import RegistryError, TransferError, Unauthorized, decode_error
+from hoist.registry.errors import (
+    RegistryError,
+    TooManyRequests,
+    TransferError,
+    Unauthorized,
+    decode_error,
+)
 
 log = logging.getLogger("hoist.registry")
 
@@ -92,6 +98,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - now)
 
 
+def wait_refused(status: int, after: float, policy: RetryPolicy, *, registry: str,
+                 repository: str = "", reference: str = "", action: str = "") -> RegistryError:
+    """The error for a 429/503 whose ``Retry-After`` is longer than we wait: not retried."""
+    cls = TooManyRequests if status == 429 else TransferError
+    err = cls(f"{action + ': ' if action else ''}HTTP {status}: the registry asks to retry "
+              f"after {after:.0f}s, longer than the {policy.max_retry_after:g}s hoist waits",
+              registry=registry, repository=repository, reference=reference, status=status)
+    err.retry_after = after
+    return err
+
+
 class Transport:
     """Requests to one registry with its credential.
 
@@ -118,7 +135,9 @@ class Transport:
         self._credentials = credentials
         self._credential: Credential | None = None
         self.retry = retry or RetryPolicy()
-        self._tokens = tokens or TokenCache()
+        # Not `tokens or …`: an empty cache is falsy (it has a __len__) and is still the
+        # caller's, to be shared.
+        self._tokens = tokens if tokens is not None else TokenCache()
         # What the last 401 asked for; lets later requests authenticate up front.
         self._challenge: Challenge | None = None
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
@@ -310,17 +329,19 @@ class Transport:
                 auth_retried = True
                 attempt -= 1  # authenticating is not a failed attempt
                 continue
+            after = None
+            if status == 429 or status == 503:
+                after = retry_after_seconds(resp.headers.get("Retry-After"))
+            if after is not None and after > self.retry.max_retry_after:
+                resp.release()
+                raise wait_refused(status, after, self.retry, registry=self.registry,
+                                   repository=repository, reference=reference, action=action)
             if retry and status in RETRY_STATUSES and attempt < self.retry.attempts:
-                delay = self.retry.delay(attempt)
-                if status == 429 or status == 503:
-                    after = retry_after_seconds(resp.headers.get("Retry-After"))
-                    if after is not None:
-                        delay = -1.0 if after > self.retry.max_retry_after else max(delay, after)
-                if delay >= 0:
-                    resp.release()
-                    log.debug("%s %s -> %d; retrying in %.2fs", method, path, status, delay)
-                    await asyncio.sleep(delay)
-                    continue
+                delay = max(self.retry.delay(attempt), after or 0.0)
+                resp.release()
+                log.debug("%s %s -> %d; retrying in %.2fs", method, path, status, delay)
+                await asyncio.sleep(delay)
+                continue
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError):
@@ -341,6 +362,7 @@ class Transport:
                     f"credentials are configured for {self.registry} (try: hoist login "
                     f"{self.registry})", registry=self.registry, repository=repository,
                     reference=reference, status=401)
+            err.retry_after = after
             raise err
 
     async def _send(

@@ -19,9 +19,9 @@ import aiohttp
 
 from hoist.auth.credential import Credential
 from hoist.core.digest import Digest
-from hoist.core.manifest import Descriptor, Manifest
+from hoist.core.manifest import Descriptor, Manifest, ManifestError
 from hoist.core.platform import Platform
-from hoist.errors import InputError
+from hoist.errors import InputError, OperationError
 from hoist.registry.client import ProgressFn, RegistryClient, new_session
 from hoist.registry.transport import CredentialSource, RetryPolicy, Transport
 from hoist.store.layout import OciLayout
@@ -195,6 +195,14 @@ async def _holding(session: Session, names: tuple[ImageName, ...]) -> AsyncItera
         yield
 
 
+def select_platform(source: Source, index: Manifest, platform: Platform) -> Descriptor:
+    """The entry of ``index`` for ``platform``; none is a one-line error naming the image."""
+    try:
+        return index.select(platform)
+    except ManifestError as e:
+        raise OperationError(f"{source.description}: {e}") from None
+
+
 async def _manifests(source: Source, top: Manifest) -> list[Manifest]:
     """Every manifest under ``top`` (children of indexes, depth first), top excluded."""
     out: list[Manifest] = []
@@ -224,7 +232,7 @@ async def copy_image(session: Session, src: ImageName, dst: ImageName) -> CopyRe
             return result
         top = await source.manifest(top_desc)
         if top.is_index and options.platform is not None:
-            top = await source.manifest(top.select(options.platform))
+            top = await source.manifest(select_platform(source, top, options.platform))
             result.digest, result.media_type, result.size = top.digest, top.media_type, top.size
         children = await _manifests(source, top)
         images = [m for m in (*children, top) if not m.is_index]

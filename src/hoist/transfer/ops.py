@@ -12,7 +12,7 @@ from hoist.core.manifest import Descriptor, Manifest
 from hoist.core.platform import Platform
 from hoist.errors import InputError, OperationError
 from hoist.registry.transport import Transport
-from hoist.transfer.copy import Options, Session, run, with_secrets
+from hoist.transfer.copy import Options, Session, run, select_platform, with_secrets
 from hoist.transfer.names import ImageName, parse_image_name, parse_reference
 
 
@@ -69,7 +69,8 @@ async def _inspect(session: Session, name: ImageName, platform: Platform | None,
     manifest = top
     if top.is_index:
         index = top
-        manifest = await source.manifest(top.select(platform or host_platform()))
+        manifest = await source.manifest(
+            select_platform(source, top, platform or host_platform()))
     config: dict[str, Any] | None = None
     config_raw = b""
     if manifest.config is not None:
