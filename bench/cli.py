@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import lint_checkov, render_kustomize
+from bench import lint_checkov, registry_pull, registry_push, render_kustomize
 from bench.context import (
     DEFAULT_CHECKOV,
     DEFAULT_CORPUS,
@@ -22,6 +22,8 @@ from bench.runner import BenchError, Plan, run_plan, write_result, write_summary
 BENCHMARKS: dict[str, Callable[[Context], Plan]] = {
     lint_checkov.NAME: lint_checkov.build,
     render_kustomize.NAME: render_kustomize.build,
+    registry_pull.NAME: registry_pull.build,
+    registry_push.NAME: registry_push.build,
 }
 
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results"
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkov executable (default .venv-checkov/bin/checkov, installed by "
                    "scripts/ensure-checkov when missing)")
     p.add_argument("--kubectl", default="kubectl", help="kubectl executable (default: kubectl)")
+    p.add_argument("--skopeo", default="skopeo", help="skopeo executable (default: skopeo)")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                    help="where the JSON files and summary.md go (default bench/results)")
     p.add_argument("--workdir", type=Path, default=None,
@@ -77,8 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 checkov=args.checkov,
                 kubectl=args.kubectl,
                 workdir=workdir,
+                skopeo=args.skopeo,
             )
             print(f"== {name}", file=sys.stderr, flush=True)
+            plan: Plan | None = None
             try:
                 plan = BENCHMARKS[name](ctx)
                 doc = run_plan(
@@ -89,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures += 1
                 print(f"bench: {name}: {e}", file=sys.stderr)
                 continue
+            finally:
+                # Servers the plan started stop here, also on an error or ^C.
+                if plan is not None and plan.cleanup is not None:
+                    plan.cleanup()
             path = write_result(doc, args.results)
             print(f"   wrote {path}", file=sys.stderr)
             check = doc.get("check") or {}

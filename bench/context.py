@@ -25,6 +25,7 @@ class Context:
     checkov: Path
     kubectl: str
     workdir: Path
+    skopeo: str = "skopeo"
 
 
 def _first_line(argv: list[str]) -> str:

@@ -3,7 +3,9 @@
 A benchmark is described by a :class:`Plan`: one *peer* variant (the other tool) and one or
 more *hoist* variants. A variant is a list of :class:`Step` s, each one subprocess; the time of
 one run of a variant is the sum of its steps' wall-clock times, each measured with
-``time.perf_counter()`` around ``subprocess.run``. Every repetition runs the peer once, then
+``time.perf_counter()`` around ``subprocess.run``. A step marked ``timed=False`` (preparing a
+run: emptying a destination, flushing dirty pages, recording a result) runs in its place in
+the sequence but is left out of the run's time. Every repetition runs the peer once, then
 each hoist variant once, so the tools alternate and share whatever the machine is doing.
 """
 
@@ -23,7 +25,8 @@ from typing import Any, Literal
 
 Role = Literal["peer", "hoist"]
 
-#: Output files of the last timed run: variant name -> one stdout file per step.
+#: Output files of the last timed run: variant name -> one stdout file per step (untimed steps
+#: included, in the variant's order).
 Outputs = Mapping[str, Sequence[Path]]
 
 
@@ -41,6 +44,8 @@ class Step:
     #: Exit codes that count as success (linters exit 1 when they find something).
     ok_codes: frozenset[int] = frozenset({0})
     cwd: Path | None = None
+    #: False: run in sequence like any other step, but not part of the run's time.
+    timed: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class Variant:
     role: Role
     steps: tuple[Step, ...]
     description: str = ""
+
+    @property
+    def timed_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.timed)
 
 
 @dataclass
@@ -65,6 +74,9 @@ class Plan:
     #: Called once after the timed runs with the last run's outputs; its dict lands in the
     #: JSON under "check". It may set "ok": False to mark the result as suspect.
     check: Callable[[Outputs], dict[str, Any]] | None = None
+    #: Called by the command line once the benchmark is over, whether it succeeded or not:
+    #: stops whatever servers the plan's builder started.
+    cleanup: Callable[[], None] | None = None
 
     @property
     def variants(self) -> list[Variant]:
@@ -74,8 +86,11 @@ class Plan:
 @dataclass
 class RunTiming:
     total_s: float
+    #: Timed steps only, in order.
     steps_s: list[float]
     returncodes: list[int]
+    #: Untimed steps, in order (recorded for the curious, never part of ``total_s``).
+    untimed_s: list[float] = field(default_factory=list)
 
 
 def run_variant(variant: Variant, outdir: Path) -> RunTiming:
@@ -83,6 +98,7 @@ def run_variant(variant: Variant, outdir: Path) -> RunTiming:
     vdir = outdir / variant.name
     vdir.mkdir(parents=True, exist_ok=True)
     steps_s: list[float] = []
+    untimed_s: list[float] = []
     codes: list[int] = []
     for i, step in enumerate(variant.steps):
         out_path = vdir / f"step-{i:04d}.out"
@@ -101,9 +117,13 @@ def run_variant(variant: Variant, outdir: Path) -> RunTiming:
                 f"{variant.name}: step {i} exited {proc.returncode} "
                 f"(expected one of {sorted(step.ok_codes)}): {' '.join(step.argv)[:300]}\n{tail}"
             )
-        steps_s.append(elapsed)
-        codes.append(proc.returncode)
-    return RunTiming(total_s=sum(steps_s), steps_s=steps_s, returncodes=codes)
+        if step.timed:
+            steps_s.append(elapsed)
+            codes.append(proc.returncode)
+        else:
+            untimed_s.append(elapsed)
+    return RunTiming(total_s=sum(steps_s), steps_s=steps_s, returncodes=codes,
+                     untimed_s=untimed_s)
 
 
 def step_outputs(variant: Variant, outdir: Path) -> list[Path]:
@@ -170,18 +190,24 @@ def run_plan(
     for variant in plan.variants:
         runs = timed[variant.name]
         totals = [r.total_s for r in runs]
-        variants_doc[variant.name] = {
+        timed_steps = variant.timed_steps
+        vdoc: dict[str, Any] = {
             "role": variant.role,
             "description": variant.description,
-            "commands_per_run": len(variant.steps),
-            "first_command": list(variant.steps[0].argv) if variant.steps else [],
-            "env": dict(variant.steps[0].env) if variant.steps else {},
+            "commands_per_run": len(timed_steps),
+            "first_command": list(timed_steps[0].argv) if timed_steps else [],
+            "env": dict(timed_steps[0].env) if timed_steps else {},
             "timings_s": totals,
             "warmup_s": [r.total_s for r in warm[variant.name]],
             "step_timings_s": [r.steps_s for r in runs],
             "returncodes": sorted({c for r in runs for c in r.returncodes}),
             **summarize(totals),
         }
+        untimed = [s for s in variant.steps if not s.timed]
+        if untimed:
+            vdoc["untimed_commands"] = [list(s.argv) for s in untimed]
+            vdoc["untimed_step_timings_s"] = [r.untimed_s for r in runs]
+        variants_doc[variant.name] = vdoc
     peer_median = variants_doc[plan.peer.name]["median_s"]
     ratios = {
         f"{plan.peer.name}/{h.name}": ratio(peer_median, variants_doc[h.name]["median_s"])

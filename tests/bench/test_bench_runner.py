@@ -248,3 +248,70 @@ def test_groups_build_with_kustomize(tmp_path: Path) -> None:
     # kustomize matches names literally: docker.io/library/nginx is left alone
     assert got[("Deployment", "default", "web", "app")] == "docker.io/library/nginx"
     assert got[("Deployment", "default", "web", "init")] == images[1].reference
+
+
+def test_untimed_steps_run_in_order_but_are_not_timed(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    seen: dict[str, list[Path]] = {}
+
+    def check(outputs: Outputs) -> dict[str, object]:
+        seen.update({k: list(v) for k, v in outputs.items()})
+        return {"ok": True}
+
+    touch = shutil.which("touch") or "/usr/bin/touch"
+    test = shutil.which("test") or "/usr/bin/test"
+    plan = Plan(
+        name="untimed",
+        description="",
+        # the untimed sleep is far longer than the timed step: it must not count
+        peer=Variant("p", "peer", (
+            Step((SLEEP, "0.2"), timed=False),
+            Step((TRUE,)),
+        )),
+        hoists=[Variant("h", "hoist", (
+            Step((touch, str(marker)), timed=False),
+            Step((test, "-e", str(marker))),  # fails unless the untimed step ran first
+            Step((ECHO, "after"), timed=False),
+        ))],
+        check=check,
+    )
+    doc = run_plan(plan, repeat=2, warmup=0, outdir=tmp_path / "out")
+    p, h = doc["variants"]["p"], doc["variants"]["h"]
+    assert max(p["timings_s"]) < 0.2
+    assert p["commands_per_run"] == 1 and p["first_command"] == [TRUE]
+    assert [len(s) for s in p["step_timings_s"]] == [1, 1]
+    assert all(u[0] >= 0.2 for u in p["untimed_step_timings_s"])
+    assert p["untimed_commands"] == [[SLEEP, "0.2"]]
+    assert h["first_command"] == [test, "-e", str(marker)]
+    for total, steps in zip(h["timings_s"], h["step_timings_s"], strict=True):
+        assert total == pytest.approx(sum(steps)) and len(steps) == 1
+    assert [len(u) for u in h["untimed_step_timings_s"]] == [2, 2]
+    # outputs keep one file per step, untimed ones included
+    assert len(seen["h"]) == 3 and seen["h"][2].read_text().strip() == "after"
+    # a plan without untimed steps has no untimed fields
+    plain = run_plan(Plan("plain", "", Variant("p", "peer", (Step((TRUE,)),)), []),
+                     repeat=1, warmup=0, outdir=tmp_path / "plain")
+    assert "untimed_commands" not in plain["variants"]["p"]
+
+
+def test_cli_calls_cleanup_even_when_the_plan_fails(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.cli as cli
+
+    stopped: list[str] = []
+    false = shutil.which("false") or "/bin/false"
+
+    def failing(ctx: object) -> Plan:
+        return Plan("failing", "", Variant("p", "peer", (Step((false,)),)), [],
+                    cleanup=lambda: stopped.append("failing"))
+
+    def passing(ctx: object) -> Plan:
+        return Plan("passing", "", Variant("p", "peer", (Step((TRUE,)),)), [],
+                    cleanup=lambda: stopped.append("passing"))
+
+    monkeypatch.setattr(cli, "BENCHMARKS", {"failing": failing, "passing": passing})
+    code = cli.main(["--repeat", "1", "--warmup", "0", "--results", str(tmp_path / "r"),
+                     "--workdir", str(tmp_path / "w")])
+    assert code == 1
+    assert stopped == ["failing", "passing"]
+    assert json.loads((tmp_path / "r" / "passing.json").read_text())["benchmark"] == "passing"

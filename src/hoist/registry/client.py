@@ -57,6 +57,9 @@ log = logging.getLogger("hoist.registry")
 # Reads of 1 MiB keep the per-chunk overhead of the loop and the hand-off to the hashing
 # thread small (facts/oci.md: aiohttp at 1 MiB reads ≈ 910 MiB/s).
 CHUNK = 1 << 20
+# Resumes that make progress do not count as failures, but a server that breaks every
+# response after a few bytes must not keep us going for ever.
+MAX_RESUMES = 100
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 _CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -143,6 +146,21 @@ class RegistryClient:
 
     async def get_manifest(self, repo: str, ref: str,
                            accept: Sequence[str] = mediatypes.MANIFEST_ACCEPT) -> Manifest:
+        """Fetch and verify a manifest. A broken or corrupted body is fetched again, up to
+        the retry policy's attempts: a manifest is small, and a pull should not fail for
+        one reset connection."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._get_manifest_once(repo, ref, accept)
+            except (TransferError, DigestMismatch):
+                if attempt >= self.retry.attempts:
+                    raise
+                await asyncio.sleep(self.retry.delay(attempt))
+
+    async def _get_manifest_once(self, repo: str, ref: str,
+                                 accept: Sequence[str]) -> Manifest:
         resp = await self.t.request(
             "GET", f"/v2/{repo}/manifests/{ref}", scopes=self._pull(repo),
             headers={"Accept": ", ".join(accept)}, repository=repo, reference=ref,
@@ -153,7 +171,7 @@ class RegistryClient:
             raise InvalidContent(f"manifest larger than {MAX_MANIFEST_SIZE} bytes",
                                  registry=self.registry, repository=repo,
                                  reference=ref) from None
-        except (TimeoutError, aiohttp.ClientError) as e:
+        except (TimeoutError, aiohttp.ClientError, asyncio.IncompleteReadError) as e:
             raise TransferError(f"get manifest: connection broke ({type(e).__name__})",
                                 registry=self.registry, repository=repo,
                                 reference=ref) from None
@@ -261,6 +279,7 @@ class RegistryClient:
             return
         loop = asyncio.get_running_loop()
         failures = 0
+        restarts = 0
         auth_retried = False
         path = f"/v2/{repo}/blobs/{desc.digest}"
         scopes = self._pull(repo)
@@ -278,10 +297,13 @@ class RegistryClient:
                 raise
             except (OSError, http.client.HTTPException) as e:
                 failures = 0 if sink.offset > start else failures + 1
-                if failures >= self.retry.attempts:
+                restarts += 1
+                if failures >= self.retry.attempts or restarts > MAX_RESUMES:
+                    why = (f"{failures} times without progress" if failures
+                           else f"{restarts} times")
                     raise TransferError(
-                        f"get blob: connection broke {failures} times without progress "
-                        f"({_describe(e)}) at byte {sink.offset} of {desc.size}",
+                        f"get blob: connection broke {why} ({_describe(e)}) at byte "
+                        f"{sink.offset} of {desc.size}",
                         registry=self.registry, repository=repo,
                         reference=str(desc.digest)) from None
                 log.debug("blob %s: %s at %d/%d; resuming", desc.digest, type(e).__name__,

@@ -55,7 +55,8 @@ class RetryPolicy:
     base_delay: float = 0.2
     max_delay: float = 5.0
     max_retry_after: float = 60.0
-    # A blob read that receives nothing for this long is a broken connection.
+    # A read (blob body, manifest, any response) that receives nothing for this long is a
+    # broken connection.
     read_timeout: float = 60.0
 
     def delay(self, attempt: int) -> float:

@@ -174,7 +174,8 @@ class Session:
         return StoreDestination(self.store, name.store_key, self.executor)
 
     async def __aenter__(self) -> Session:
-        self.http = new_session(limit=max(8, self.options.jobs * 2))
+        self.http = new_session(limit=max(8, self.options.jobs * 2),
+                                read_timeout=self.options.retry.read_timeout)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
