@@ -22,6 +22,7 @@ from hoist.core.digest import Digest
 from hoist.errors import OperationError
 
 READ_CHUNK = 1 << 20
+WRITE_SLICE = 64 << 10
 # Start writeback every few MiB (sync_file_range, Linux) so the disk works while the
 # network does, and the fsync at commit finds little left to flush.
 WRITEBACK_EVERY = 8 << 20
@@ -113,8 +114,12 @@ class Ingest:
             raise BlobSizeMismatch(self.digest, self.expected_size, self.offset + len(data))
         self._hash.update(data)
         view = memoryview(data)
-        while view:  # a raw file may take fewer bytes than offered
-            written = self._fh.write(view)
+        while view:
+            # Write in slices: on this machine kind 1 MiB writes cost twice the kernel
+            # time of 64 KiB ones (page-cache folio allocation; measured 1 GiB pulls:
+            # 2.0-3.2 s vs 0.8-1.3 s system time). A raw file may also take fewer bytes
+            # than offered.
+            written = self._fh.write(view[:WRITE_SLICE])
             view = view[written or 0 :]
         before = self.offset
         self.offset += len(data)
