@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
@@ -33,7 +33,7 @@ from hoist.core.manifest import (
     parse_manifest,
 )
 from hoist.registry.auth import repository_scope
-from hoist.registry.blobreader import fetch_into
+from hoist.registry.blobreader import fetch_into, put_file
 from hoist.registry.errors import (
     DigestMismatch,
     InvalidContent,
@@ -371,10 +371,12 @@ class RegistryClient:
         mount_from: str | None = None,
         chunk_size: int | None = None,
         progress: ProgressFn | None = None,
+        path: str | None = None,
     ) -> PushedBlob:
         """Upload a blob unless the registry has it. ``body`` is called for each attempt
         (a failed upload starts over with a new session). With ``chunk_size`` the upload
-        goes as PATCHes of that size with ``Content-Range``, else as one PUT."""
+        goes as PATCHes of that size with ``Content-Range``, else as one PUT; a ``path``
+        (a local file holding the blob) is sent from a worker thread with sendfile."""
         scopes = self._push(repo, mount_from)
         if await self.blob_size(repo, desc.digest, scopes) is not None:
             return PushedBlob(desc.digest, "exists")
@@ -396,6 +398,8 @@ class RegistryClient:
                 if chunk_size and desc.size > chunk_size:
                     await self._upload_chunked(repo, desc, location, body, chunk_size,
                                                progress)
+                elif path is not None:
+                    await self._upload_file(repo, desc, location, path, progress)
                 else:
                     await self._upload_monolithic(repo, desc, location, body, progress)
                 return PushedBlob(desc.digest, "uploaded")
@@ -424,6 +428,56 @@ class RegistryClient:
                      "Content-Length": str(desc.size)},
             body=factory, ok=(201, 204), repository=repo, reference=str(desc.digest),
             action="upload blob", retry=False)
+
+    async def _upload_file(self, repo: str, desc: Descriptor, location: str, path: str,
+                           progress: ProgressFn | None) -> None:
+        scopes = self._push(repo)
+        url = self.t.url(location, {"digest": str(desc.digest)})
+        _, headers = await self.t.prepare("", scopes)
+        if urlsplit(url).netloc != urlsplit(self.t.base_url).netloc:
+            headers.pop("Authorization", None)  # the credential stays with its host
+        headers["Content-Type"] = "application/octet-stream"
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        sent = [0]
+
+        def counted(n: int) -> None:
+            sent[0] += n
+            if progress:
+                progress(n)
+
+        try:
+            outcome = await loop.run_in_executor(self._executor, functools.partial(
+                put_file, url, headers, path, desc.size, timeout=self.retry.read_timeout,
+                progress=counted, stop=stop))
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+        except (OSError, http.client.HTTPException) as e:
+            if progress and sent[0]:
+                progress(-sent[0])  # the next attempt sends everything again
+            raise TransferError(f"upload blob: {_describe(e)}", registry=self.registry,
+                                repository=repo, reference=str(desc.digest)) from None
+        if outcome.status in (201, 204):
+            return
+        if progress and sent[0]:
+            progress(-sent[0])
+        if outcome.status == 401 and self.t.note_unauthorized(
+                outcome.headers.get("www-authenticate", []), scopes):
+            # The token expired between starting the session and sending: start over.
+            raise TransferError("upload blob: token refused mid-upload",
+                                registry=self.registry, repository=repo,
+                                reference=str(desc.digest))
+        after = retry_after_seconds(outcome.header("Retry-After"))
+        if outcome.status in RETRY_STATUSES and after is not None and (
+                after > self.retry.max_retry_after):
+            raise wait_refused(outcome.status, after, self.retry, registry=self.registry,
+                               repository=repo, reference=str(desc.digest),
+                               action="upload blob")
+        err = decode_error(outcome.status, outcome.body, registry=self.registry,
+                           repository=repo, reference=str(desc.digest), action="upload blob")
+        err.retry_after = after
+        raise err
 
     async def _upload_chunked(self, repo: str, desc: Descriptor, location: str,
                               body: Callable[[], AsyncIterable[bytes]], chunk_size: int,

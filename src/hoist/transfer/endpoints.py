@@ -29,6 +29,7 @@ class Source(Protocol):
     async def blob_into(self, desc: Descriptor, sink: BlobSink,
                         progress: ProgressFn | None) -> None: ...
     def blob_body(self, desc: Descriptor) -> Callable[[], AsyncIterable[bytes]]: ...
+    def blob_path(self, desc: Descriptor) -> str | None: ...
     def origin(self) -> tuple[str, str] | None: ...
 
 
@@ -65,6 +66,9 @@ class RegistrySource:
     def blob_body(self, desc: Descriptor) -> Callable[[], AsyncIterable[bytes]]:
         return lambda: self.client.stream_blob(self.repository, desc)
 
+    def blob_path(self, desc: Descriptor) -> str | None:
+        return None
+
     def origin(self) -> tuple[str, str] | None:
         return (self.client.registry, self.repository)
 
@@ -95,7 +99,8 @@ class RegistryDestination:
             mount_from = origin[1]
         pushed = await self.client.push_blob(self.repository, desc, source.blob_body(desc),
                                              mount_from=mount_from,
-                                             chunk_size=self.chunk_size, progress=progress)
+                                             chunk_size=self.chunk_size, progress=progress,
+                                             path=source.blob_path(desc))
         return pushed.how
 
     async def write_manifest(self, manifest: Manifest, top: bool) -> None:
@@ -157,6 +162,15 @@ class _LocalSource:
 
     def blob_body(self, desc: Descriptor) -> Callable[[], AsyncIterable[bytes]]:
         return _file_body(self.blobs, desc)
+
+    def blob_path(self, desc: Descriptor) -> str | None:
+        path = self.blobs.path(desc.digest)
+        if (size := self.blobs.size(desc.digest)) is None:
+            raise OperationError(f"{self.description}: blob {desc.digest} is missing")
+        if size != desc.size:
+            raise OperationError(f"{self.description}: blob {desc.digest} is {size} bytes, "
+                                 f"its descriptor says {desc.size}")
+        return str(path)
 
     def origin(self) -> tuple[str, str] | None:
         return None
