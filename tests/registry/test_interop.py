@@ -16,7 +16,7 @@ from hoist.core.digest import Digest
 from hoist.core.platform import Platform
 from hoist.store import ContentStore
 from hoist.transfer import Options, copy
-from tests.registry._support import hoist, unique
+from tests.registry._support import AccessLog, hoist, unique
 from tests.support.distribution import Distribution
 from tests.support.images import ImageFactory, ImageInfo, IndexInfo, Media
 from tests.support.skopeo import Skopeo
@@ -154,13 +154,33 @@ def test_platform_selects_the_child_of_an_index(
     )
     assert pulled.code == 0, pulled.err
     doc = json.loads(pulled.out)
-    assert doc["digest"] == arm64.digest and doc["blobs"] == {"copied": 2}
+    assert doc["digest"] == info.digest and doc["blobs"] == {"copied": 2}
     with ContentStore(store_dir) as store:
+        # As containerd keeps it: the index under the name, one platform's content.
         record = store.lookup(src)
-        assert record is not None and str(record.digest) == arm64.digest
+        assert record is not None and str(record.digest) == info.digest
         present = {str(d) for d in store.blobs.digests()}
     # Only the arm64 image came: no blob of the other platforms.
-    assert present == {arm64.digest, *arm64.blob_digests}
+    assert present == {info.digest, arm64.digest, *arm64.blob_digests}
+
+    # Pulling that platform again is one HEAD; the store has it.
+    log = AccessLog(distribution_open)
+    again = hoist(
+        capsys, "pull", src, "--platform", "linux/arm64", *_flags(store_dir, tmp_path), "-o", "json"
+    )
+    assert again.code == 0 and json.loads(again.out)["upToDate"] is True
+    assert [(a.method, a.path) for a in log.settled()] == [
+        ("HEAD", f"/v2/{src.partition('/')[2].rpartition(':')[0]}/manifests/v1")]
+
+    # The store holds one platform of the index: pushing all of it is refused, clearly;
+    # pushing that platform works.
+    partial = hoist(capsys, "push", f"store:{src}", dst, *_flags(store_dir, tmp_path))
+    assert partial.code == 1 and "--platform" in partial.err
+    assert len(partial.err.strip().splitlines()) == 1
+    one = hoist(capsys, "push", f"store:{src}", dst, "--platform", "linux/arm64",
+                *_flags(store_dir, tmp_path))
+    assert one.code == 0, one.err
+    assert skopeo.inspect_raw(f"docker://{dst}") == arm64.manifest
 
     # Registry to registry with a platform: the destination gets the child manifest.
     result = copy(

@@ -196,6 +196,24 @@ async def _holding(session: Session, names: tuple[ImageName, ...]) -> AsyncItera
         yield
 
 
+def _complete_for(destination: Destination, current: Descriptor,
+                  platform: Platform | None) -> bool:
+    """Whether a local destination already holds what this copy would write. A store name
+    may hold an index with some platforms only; the one asked for must be there."""
+    if not isinstance(destination, StoreDestination):
+        return platform is None
+    store = destination.store
+    try:
+        manifest = store.manifest(current.digest)
+        if not manifest.is_index:
+            return True
+        if platform is None:
+            return all(store.blobs.has(d.digest) for d in manifest.manifests)
+        return store.blobs.has(manifest.select(platform).digest)
+    except (OperationError, ManifestError):
+        return False
+
+
 def select_platform(source: Source, index: Manifest, platform: Platform) -> Descriptor:
     """The entry of ``index`` for ``platform``; none is a one-line error naming the image."""
     try:
@@ -223,8 +241,9 @@ async def copy_image(session: Session, src: ImageName, dst: ImageName) -> CopyRe
                         top_desc.size)
     async with _holding(session, (dst,)):
         current = await destination.current()
-        if options.platform is None and current is not None and \
-                current.digest == top_desc.digest and dst.transport != "docker":
+        if current is not None and current.digest == top_desc.digest and \
+                dst.transport != "docker" and _complete_for(destination, current,
+                                                            options.platform):
             # Same digest already named there (and local names only exist once their content
             # is complete): nothing to move. A pull of an unchanged image costs one HEAD.
             result.up_to_date = True
@@ -233,9 +252,20 @@ async def copy_image(session: Session, src: ImageName, dst: ImageName) -> CopyRe
             return result
         top = await source.manifest(top_desc)
         if top.is_index and options.platform is not None:
-            top = await source.manifest(select_platform(source, top, options.platform))
-            result.digest, result.media_type, result.size = top.digest, top.media_type, top.size
-        children = await _manifests(source, top)
+            child = await source.manifest(select_platform(source, top, options.platform))
+            if isinstance(destination, StoreDestination):
+                # As containerd keeps it: the index under the name, with the content of
+                # one platform. The next pull for that platform is then one HEAD.
+                children = [*await _manifests(source, child), child]
+            else:
+                # As skopeo --multi-arch system does: the destination gets the platform's
+                # own manifest, and its digest.
+                top = child
+                result.digest, result.media_type, result.size = (top.digest, top.media_type,
+                                                                 top.size)
+                children = await _manifests(source, top)
+        else:
+            children = await _manifests(source, top)
         images = [m for m in (*children, top) if not m.is_index]
         seen: dict[Digest, Descriptor] = {}
         for m in images:

@@ -139,8 +139,11 @@ class _LocalSource:
         try:
             raw = self.blobs.read(desc.digest)
         except BlobError:
-            raise OperationError(f"{self.description}: manifest {desc.digest} is missing "
-                                 "from its blobs") from None
+            platform = f" ({desc.platform})" if desc.platform else ""
+            raise OperationError(
+                f"{self.description}: manifest {desc.digest}{platform} is not here (a pull "
+                "with --platform keeps one platform of an index; copy that one with "
+                "--platform)") from None
         if Digest.from_bytes(raw, desc.digest.algorithm) != desc.digest:
             raise OperationError(f"{self.description}: manifest {desc.digest} is corrupt")
         try:
