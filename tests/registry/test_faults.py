@@ -669,8 +669,10 @@ def test_truncated_blob_resumes_with_range(
     assert str(result.digest) == image.digest
     assert rule.fired == 1
     # Distribution served the whole blob once, then exactly the rest: Range: bytes=cut-.
+    # (It logs a request when it notices the end of the response, so the truncated one
+    # may be logged after the resumed one.)
     served = _access_log(distribution_open, f"/v2/{repo}/blobs/{layer.digest}", wait_for=2)
-    assert served == [("GET", 200, layer.size), ("GET", 206, layer.size - cut)]
+    assert sorted(served) == [("GET", 200, layer.size), ("GET", 206, layer.size - cut)]
     _blob_ok(store, layer.digest, layer.path.read_bytes())
     _assert_store_clean(store)
 
@@ -794,7 +796,8 @@ def test_stall_longer_than_read_timeout_is_a_broken_connection(
     served = _access_log(distribution_open, f"/v2/{repo}/blobs/{layer.digest}", wait_for=2)
     if after_bytes is not None:
         # Resumed where the stall began, not downloaded again.
-        assert served[-1] == ("GET", 206, layer.size - after_bytes), served
+        # (Logged when Distribution notices the response's end: order not guaranteed.)
+        assert ("GET", 206, layer.size - after_bytes) in served, served
     else:
         assert [s for _, s, _ in served] == [200, 200], served
     _blob_ok(store, layer.digest, layer.path.read_bytes())
