@@ -415,3 +415,92 @@ def test_ingest_dir_name_is_configurable(tmp_path: Path) -> None:
     with bd.ingest(DIGEST) as ing:
         ing.write(b"x")
     assert (tmp_path / ".hidden" / f"sha256-{DIGEST.encoded}").read_bytes() == b"x"
+
+
+# ---------------------------------------------------------------------- staged writes
+
+
+def _receive(ingest: Ingest, data: bytes, pieces: list[int]) -> None:
+    """Feed ``data`` through reserve/advance in pieces of the given sizes, as the blob
+    reader does."""
+    pos = 0
+    sizes = iter(pieces)
+    while pos < len(data):
+        view = ingest.reserve()
+        n = min(len(view), next(sizes, 1 << 20), len(data) - pos)
+        view[:n] = data[pos : pos + n]
+        ingest.advance(n)
+        pos += n
+
+
+@pytest.mark.parametrize("cut", [1, 4095, 4096, 5000, (1 << 20) + 17, (2 << 20)])
+def test_staged_writes_resume_after_close_at_any_offset(tmp_path: Path, cut: int) -> None:
+    import random
+
+    rng = random.Random(cut)
+    data = rng.randbytes(3 * (1 << 20) + 12345)
+    digest = Digest.from_bytes(data)
+    blobs = BlobDir(tmp_path)
+    first = blobs.ingest(digest, len(data))
+    _receive(first, data[:cut], [rng.randint(1, 300_000) for _ in range(100)])
+    first.close()  # what a broken pull leaves behind, flushed
+    again = blobs.ingest(digest, len(data))
+    assert again.offset == again.resumed_from == cut
+    _receive(again, data[cut:], [rng.randint(1, 300_000) for _ in range(100)])
+    again.commit()
+    assert blobs.read(digest) == data
+    assert list(blobs.ingests()) == []
+
+
+def test_staged_and_plain_writes_mix_in_order(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 20_000
+    digest = Digest.from_bytes(data)
+    blobs = BlobDir(tmp_path)
+    with blobs.ingest(digest, len(data)) as ing:
+        _receive(ing, data[:700_000], [123_456])
+        ing.write(data[700_000:1_900_000])
+        _receive(ing, data[1_900_000:], [999_999])
+        ing.commit()
+    assert blobs.read(digest) == data
+
+
+def test_staged_truncate_starts_over(tmp_path: Path) -> None:
+    data = b"z" * 3_000_000
+    digest = Digest.from_bytes(data)
+    blobs = BlobDir(tmp_path)
+    with blobs.ingest(digest, len(data)) as ing:
+        _receive(ing, b"q" * 2_500_000, [400_000])
+        ing.truncate()
+        assert ing.offset == 0
+        _receive(ing, data, [700_000])
+        ing.commit()
+    assert blobs.read(digest) == data
+
+
+def test_staged_refuses_more_than_the_size(tmp_path: Path) -> None:
+    blobs = BlobDir(tmp_path)
+    ing = blobs.ingest(Digest.from_bytes(b"abc"), 3)
+    view = ing.reserve()
+    view[:4] = b"abcd"
+    with pytest.raises(BlobSizeMismatch):
+        ing.advance(4)
+    ing.discard()
+
+
+def test_without_o_direct_staged_writes_go_through_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = os.open
+
+    def no_direct(path: object, flags: int, *args: object) -> int:
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", no_direct)
+    data = bytes(range(251)) * 9_000
+    digest = Digest.from_bytes(data)
+    blobs = BlobDir(tmp_path)
+    with blobs.ingest(digest, len(data)) as ing:
+        _receive(ing, data, [77_777])
+        ing.commit()
+    assert blobs.read(digest) == data

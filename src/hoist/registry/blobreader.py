@@ -116,8 +116,12 @@ def fetch_into(
 
 def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
            progress: Callable[[int], None] | None, stop: threading.Event | None) -> int:
-    buf = bytearray(BUFFER)
-    view = memoryview(buf)
+    # A sink with a staging buffer (the store's ingest) receives in place: no copy
+    # between the socket and the buffer it writes to disk from.
+    reserve = getattr(sink, "reserve", None)
+    advance = getattr(sink, "advance", None)
+    buf = bytearray(0 if reserve is not None else BUFFER)
+    own = memoryview(buf)
     received = 0
     # With a Content-Length, one system call per read (readinto1): what arrived before a
     # reset or a stall reaches the sink, so the resume starts after it. HTTPResponse's
@@ -126,7 +130,8 @@ def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
     while sink.offset < size:
         if stop is not None and stop.is_set():
             raise ConnectionAbortedError("blob download cancelled")
-        want = min(BUFFER, size - sink.offset)
+        view = reserve() if reserve is not None else own
+        want = min(len(view), BUFFER, size - sink.offset)
         if length is not None:
             want = min(want, length - received)
             n = resp.fp.readinto1(view[:want]) if want > 0 else 0
@@ -134,7 +139,10 @@ def _drain(resp: http.client.HTTPResponse, sink: Sink, size: int,
             n = resp.readinto(view[:want])
         if not n:
             raise http.client.IncompleteRead(b"", size - sink.offset)
-        sink.write(view[:n])
+        if advance is not None:
+            advance(n)
+        else:
+            sink.write(view[:n])
         received += n
         if progress:
             progress(n)

@@ -23,6 +23,11 @@ from hoist.errors import OperationError
 
 READ_CHUNK = 1 << 20
 WRITE_SLICE = 64 << 10
+# Receiving straight into an aligned buffer and writing it with O_DIRECT skips the page
+# cache: on this machine kind a 1 GiB pull then costs 0.4-0.5 s of kernel time instead of
+# 0.8-2.0 s (the page cache's folio allocation dominates buffered writes here).
+STAGE_SIZE = 1 << 20
+ALIGN = 4096
 # Start writeback every few MiB (sync_file_range, Linux) so the disk works while the
 # network does, and the fsync at commit finds little left to flush.
 WRITEBACK_EVERY = 8 << 20
@@ -72,6 +77,42 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _Stage:
+    """An aligned buffer holding file bytes ``[base, base + fill)``; ``base`` is always a
+    multiple of :data:`ALIGN`, so a full buffer can go to disk with O_DIRECT."""
+
+    def __init__(self, path: Path, offset: int, fd: int) -> None:
+        import mmap
+
+        self.buf = mmap.mmap(-1, STAGE_SIZE)  # page-aligned, as O_DIRECT needs
+        self.view = memoryview(self.buf)
+        self.base = offset - offset % ALIGN
+        self.fill = offset - self.base
+        if self.fill:  # the unaligned tail already on disk leads the buffer
+            self.view[: self.fill] = os.pread(fd, self.fill, self.base)
+        self.direct_fd: int | None
+        try:
+            self.direct_fd = os.open(path, os.O_WRONLY | getattr(os, "O_DIRECT", 0))
+        except OSError:  # tmpfs and some others refuse O_DIRECT: write through the cache
+            self.direct_fd = None
+
+    def close(self) -> None:
+        if self.direct_fd is not None:
+            os.close(self.direct_fd)
+            self.direct_fd = None
+        # A reader's traceback may still hold a slice of the buffer; then the garbage
+        # collector unmaps it later.
+        with contextlib.suppress(BufferError):
+            self.view.release()
+            self.buf.close()
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
+
+
 class Ingest:
     """A blob being written. ``offset`` is how many bytes are already there (a resumed
     ingest starts past zero); ``write`` hashes and appends; ``commit`` verifies and makes
@@ -88,6 +129,7 @@ class Ingest:
         self.offset = 0
         self.resumed_from = 0
         self._closed = False
+        self._stage: _Stage | None = None
 
     def _rehash_existing(self) -> None:
         """Hash what an earlier, interrupted writer left; resume after it."""
@@ -104,6 +146,8 @@ class Ingest:
 
     def truncate(self) -> None:
         """Start over from byte zero (the source ignored a Range, or bytes were bad)."""
+        if self._stage is not None:
+            self._stage.base = self._stage.fill = 0
         self._fh.seek(0)
         self._fh.truncate()
         self._hash = hashlib.new(self.digest.algorithm)
@@ -112,6 +156,13 @@ class Ingest:
     def write(self, data: bytes | memoryview) -> None:
         if self.expected_size is not None and self.offset + len(data) > self.expected_size:
             raise BlobSizeMismatch(self.digest, self.expected_size, self.offset + len(data))
+        if self._stage is not None:
+            # Plain writes move the end past the staging buffer: write it out and make
+            # a fresh one (aligned at the new end) when staging resumes.
+            self._flush_stage()
+            self._stage.close()
+            self._stage = None
+            self._fh.seek(self.offset)
         self._hash.update(data)
         view = memoryview(data)
         while view:
@@ -128,6 +179,49 @@ class Ingest:
             mark = (self.offset // WRITEBACK_EVERY) * WRITEBACK_EVERY
             _start_writeback(self._fh.fileno(), mark - WRITEBACK_EVERY, WRITEBACK_EVERY)
 
+    def reserve(self) -> memoryview:
+        """Free space of the staging buffer: receive into it, then :meth:`advance`."""
+        if self._stage is None:
+            self._stage = _Stage(self.path, self.offset, self._fh.fileno())
+        return self._stage.view[self._stage.fill :]
+
+    def advance(self, n: int) -> None:
+        """Take ``n`` bytes just received into :meth:`reserve`'s view: hash them, and write
+        the buffer out when it is full."""
+        stage = self._stage
+        assert stage is not None and 0 < n <= STAGE_SIZE - stage.fill
+        if self.expected_size is not None and self.offset + n > self.expected_size:
+            raise BlobSizeMismatch(self.digest, self.expected_size, self.offset + n)
+        self._hash.update(stage.view[stage.fill : stage.fill + n])
+        stage.fill += n
+        self.offset += n
+        if stage.fill == STAGE_SIZE:
+            self._flush_stage()
+
+    def _flush_stage(self) -> None:
+        stage = self._stage
+        if stage is None or not stage.fill:
+            return
+        if stage.fill == STAGE_SIZE and stage.direct_fd is not None:
+            try:
+                _pwrite_all(stage.direct_fd, stage.view, stage.base)
+            except OSError:  # the device wants another alignment: use the cache from now
+                os.close(stage.direct_fd)
+                stage.direct_fd = None
+                _pwrite_all(self._fh.fileno(), stage.view, stage.base)
+            stage.base += STAGE_SIZE
+            stage.fill = 0
+            return
+        # A partial buffer (the end, or a pause): through the cache, keeping its unaligned
+        # tail at the front so the next direct write starts aligned.
+        _pwrite_all(self._fh.fileno(), stage.view[: stage.fill], stage.base)
+        keep = stage.fill % ALIGN
+        aligned = stage.fill - keep
+        if aligned:
+            stage.view[:keep] = bytes(stage.view[aligned : stage.fill])
+        stage.base += aligned
+        stage.fill = keep
+
     def commit(self) -> Path:
         """Verify size and digest, fsync, rename into place. On a mismatch the ingest is
         discarded (its bytes are wrong, so resuming from them would be too)."""
@@ -140,6 +234,7 @@ class Ingest:
             size = self.offset
             self.discard()
             raise BlobDigestMismatch(self.digest, actual, size)
+        self._flush_stage()
         self._fh.flush()
         os.fsync(self._fh.fileno())
         final = self.blobs.path(self.digest)
@@ -154,6 +249,7 @@ class Ingest:
         """Stop writing but keep the bytes for a later resume."""
         if not self._closed:
             with contextlib.suppress(OSError):
+                self._flush_stage()
                 self._fh.flush()
             self._close()
 
@@ -165,6 +261,8 @@ class Ingest:
     def _close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._stage is not None:
+                self._stage.close()
             self._fh.close()  # also drops the flock
 
     def __enter__(self) -> Ingest:
