@@ -161,28 +161,17 @@ def copy(src: str, dst: str, options: TransferOptions | None = None) -> CopyResu
 
 def pull(ref: str, options: TransferOptions | None = None) -> CopyResult:
     """``hoist pull REF``: the registry image into the store under its own name."""
-    from hoist.transfer import ImageName, parse_image_name
-    from hoist.transfer import copy as _copy
+    from hoist.transfer import pull as _pull
 
-    src = parse_image_name(ref)
-    if src.transport != "docker":
-        raise InputError(f"pull: {ref!r} is not a registry reference")
-    return _copy(src, ImageName("store", src.reference), options)
+    return _pull(ref, options)
 
 
 def push(src: str, ref: str, options: TransferOptions | None = None) -> CopyResult:
     """``hoist push SRC REF``: a store image (bare name or ``store:``) or ``oci:`` layout to
     the registry reference ``ref``."""
-    from hoist.transfer import ImageName, parse_image_name
-    from hoist.transfer import copy as _copy
+    from hoist.transfer import push as _push
 
-    source = parse_image_name(src, default="store")
-    if source.transport == "docker":
-        source = ImageName("store", source.reference)
-    dest = parse_image_name(ref)
-    if dest.transport != "docker":
-        raise InputError(f"push: {ref!r} is not a registry reference")
-    return _copy(source, dest, options)
+    return _push(src, ref, options)
 
 
 def store_images(store: str | None = None) -> list[ImageRecord]:

@@ -166,26 +166,26 @@ def _report_copy(args: argparse.Namespace, result: Any, seconds: float) -> int:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from hoist import api
+    from hoist import transfer
 
     t0 = time.monotonic()
-    result = api.copy(args.src, args.dst, _options(args))
+    result = transfer.copy(args.src, args.dst, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from hoist import api
+    from hoist import transfer
 
     t0 = time.monotonic()
-    result = api.pull(args.ref, _options(args))
+    result = transfer.pull(args.ref, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from hoist import api
+    from hoist import transfer
 
     t0 = time.monotonic()
-    result = api.push(args.src, args.ref, _options(args))
+    result = transfer.push(args.src, args.ref, _options(args))
     return _report_copy(args, result, time.monotonic() - t0)
 
 

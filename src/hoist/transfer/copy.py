@@ -331,3 +331,23 @@ def copy(src: str | ImageName, dst: str | ImageName, options: Options | None = N
     result = run(lambda session: copy_image(session, s, d), options)
     assert isinstance(result, CopyResult)
     return result
+
+
+def pull(ref: str, options: Options | None = None) -> CopyResult:
+    """``hoist pull REF``: the registry image into the store under its own name."""
+    src = parse_image_name(ref)
+    if src.transport != "docker":
+        raise InputError(f"pull: {ref!r} is not a registry reference")
+    return copy(src, ImageName("store", src.reference), options)
+
+
+def push(src: str, ref: str, options: Options | None = None) -> CopyResult:
+    """``hoist push SRC REF``: a store image (bare name or ``store:``) or ``oci:`` layout to
+    the registry reference ``ref``."""
+    source = parse_image_name(src, default="store")
+    if source.transport == "docker":
+        source = ImageName("store", source.reference)
+    dest = parse_image_name(ref)
+    if dest.transport != "docker":
+        raise InputError(f"push: {ref!r} is not a registry reference")
+    return copy(source, dest, options)
