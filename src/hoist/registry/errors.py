@@ -149,7 +149,8 @@ def decode_error(
     if status >= 500 and cls is RegistryError:
         cls = TransferError  # a server failure (Distribution sends UNKNOWN with its 500s)
     text = f"{code} " if code else ""
-    text += _clean(message) if message else f"HTTP {status}"
+    # The registry's words, code included, stay within about 200 characters.
+    text = _clean(text + message) if message else text + f"HTTP {status}"
     if code and message == "":
         text = f"{code} (HTTP {status})"
     if action:
