@@ -33,7 +33,7 @@ from hoist.core.manifest import (
     parse_manifest,
 )
 from hoist.registry.auth import repository_scope
-from hoist.registry.blobreader import fetch_into, put_file
+from hoist.registry.blobreader import Outcome, fetch_into, put_file
 from hoist.registry.errors import (
     DigestMismatch,
     InvalidContent,
@@ -318,17 +318,27 @@ class RegistryClient:
                 auth_retried = True
                 continue
             failures += 1
-            after = retry_after_seconds(outcome.header("Retry-After"))
-            if outcome.status in RETRY_STATUSES and after is not None and (
-                    after > self.retry.max_retry_after):
-                raise wait_refused(outcome.status, after, self.retry, registry=self.registry,
-                                   repository=repo, reference=str(desc.digest),
-                                   action="get blob")
-            if outcome.status in RETRY_STATUSES and failures < self.retry.attempts:
-                await asyncio.sleep(max(self.retry.delay(failures), after or 0.0))
+            err = self._outcome_error(outcome, repo, desc.digest, "get blob")
+            wait = err.retry_after or 0.0
+            if outcome.status in RETRY_STATUSES and failures < self.retry.attempts and (
+                    wait <= self.retry.max_retry_after):
+                await asyncio.sleep(max(self.retry.delay(failures), wait))
                 continue
-            raise decode_error(outcome.status, outcome.body, registry=self.registry,
-                               repository=repo, reference=str(desc.digest), action="get blob")
+            raise err
+
+    def _outcome_error(self, outcome: Outcome, repo: str, digest: Digest,
+                       action: str) -> RegistryError:
+        """The error a failed threaded request stands for, carrying its Retry-After; a
+        wait longer than we accept is said so."""
+        after = retry_after_seconds(outcome.header("Retry-After"))
+        if outcome.status in RETRY_STATUSES and after is not None and (
+                after > self.retry.max_retry_after):
+            return wait_refused(outcome.status, after, self.retry, registry=self.registry,
+                                repository=repo, reference=str(digest), action=action)
+        err = decode_error(outcome.status, outcome.body, registry=self.registry,
+                           repository=repo, reference=str(digest), action=action)
+        err.retry_after = after
+        return err
 
     async def stream_blob(self, repo: str, desc: Descriptor) -> AsyncIterator[bytes]:
         """The blob's bytes, unverified (the receiving registry verifies on PUT)."""
@@ -468,16 +478,7 @@ class RegistryClient:
             raise TransferError("upload blob: token refused mid-upload",
                                 registry=self.registry, repository=repo,
                                 reference=str(desc.digest))
-        after = retry_after_seconds(outcome.header("Retry-After"))
-        if outcome.status in RETRY_STATUSES and after is not None and (
-                after > self.retry.max_retry_after):
-            raise wait_refused(outcome.status, after, self.retry, registry=self.registry,
-                               repository=repo, reference=str(desc.digest),
-                               action="upload blob")
-        err = decode_error(outcome.status, outcome.body, registry=self.registry,
-                           repository=repo, reference=str(desc.digest), action="upload blob")
-        err.retry_after = after
-        raise err
+        raise self._outcome_error(outcome, repo, desc.digest, "upload blob")
 
     async def _upload_chunked(self, repo: str, desc: Descriptor, location: str,
                               body: Callable[[], AsyncIterable[bytes]], chunk_size: int,
