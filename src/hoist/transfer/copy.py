@@ -8,6 +8,7 @@ nobody names, which gc collects, and never a name pointing at missing content.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -301,10 +302,13 @@ async def copy_image(session: Session, src: ImageName, dst: ImageName) -> CopyRe
     return result
 
 
-def with_secrets(options: Options, names: Sequence[ImageName]) -> None:
-    """Turn ``options.secret_files`` into the credential source for these images."""
+def with_secrets(options: Options, names: Sequence[ImageName]) -> Options:
+    """``options`` with ``secret_files`` turned into the credential source for these
+    images (a copy, so the caller's options serve another image unchanged)."""
     if options.secret_files and options.credentials is None:
-        options.credentials = secret_credentials(options.secret_files, names)
+        return dataclasses.replace(
+            options, credentials=secret_credentials(options.secret_files, names))
+    return options
 
 
 def run(coro_factory: Callable[[Session], object], options: Options) -> object:
@@ -325,7 +329,7 @@ def copy(src: str | ImageName, dst: str | ImageName, options: Options | None = N
     options = options or Options()
     s = src if isinstance(src, ImageName) else parse_image_name(src)
     d = dst if isinstance(dst, ImageName) else parse_image_name(dst)
-    with_secrets(options, (s, d))
+    options = with_secrets(options, (s, d))
     if options.jobs < 1:
         raise InputError(f"--jobs must be at least 1, not {options.jobs}")
     result = run(lambda session: copy_image(session, s, d), options)

@@ -111,7 +111,7 @@ class _MemorySink:
 def inspect(ref: str, options: Options | None = None) -> Inspection:
     options = options or Options()
     name = parse_image_name(ref)
-    with_secrets(options, (name,))
+    options = with_secrets(options, (name,))
 
     async def go(session: Session) -> Inspection:
         result, _ = await _inspect(session, name, options.platform, False)
@@ -126,7 +126,7 @@ def inspect(ref: str, options: Options | None = None) -> Inspection:
 def inspect_raw(ref: str, options: Options | None = None) -> bytes:
     options = options or Options()
     name = parse_image_name(ref)
-    with_secrets(options, (name,))
+    options = with_secrets(options, (name,))
 
     async def go(session: Session) -> bytes:
         return (await _inspect(session, name, options.platform, True))[1]
@@ -140,7 +140,7 @@ def resolve(ref: str, options: Options | None = None) -> Descriptor:
     """The descriptor (digest, media type, size) ``ref`` names, in one request."""
     options = options or Options()
     name = parse_image_name(ref)
-    with_secrets(options, (name,))
+    options = with_secrets(options, (name,))
 
     async def go(session: Session) -> Descriptor:
         return await session.source(name).resolve()
@@ -159,7 +159,7 @@ def list_tags(repo: str, options: Options | None = None, page_size: int | None =
 
         return OciLayout(text[4:].partition(":")[0]).tags()
     ref = parse_reference(text, "repository")
-    with_secrets(options, (ImageName("docker", ref),))
+    options = with_secrets(options, (ImageName("docker", ref),))
     if ref.digest is not None or (ref.tag and ref.tag != "latest" and ":" in text.split("/")[-1]):
         raise InputError(f"repository {repo!r}: name a repository, without tag or digest")
 
