@@ -273,7 +273,7 @@ def test_real_writeback_call_does_not_break_a_large_write(bd: BlobDir) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# put, put_file, link_or_copy
+# put
 # --------------------------------------------------------------------------------------
 def test_put(bd: BlobDir) -> None:
     assert bd.put(b"{}") == Digest.from_bytes(b"{}")
@@ -301,65 +301,6 @@ def test_put_ignores_a_leftover_ingest(bd: BlobDir) -> None:
         stale.write(b"garbage from a crash")
     assert bd.put(DATA) == DIGEST
     assert bd.read(DIGEST) == DATA
-
-
-def test_put_file(bd: BlobDir, tmp_path: Path) -> None:
-    src = tmp_path / "layer.tar.gz"
-    src.write_bytes(DATA)
-    bd.put_file(src, DIGEST, len(DATA))
-    assert bd.read(DIGEST) == DATA
-    assert os.stat(src).st_ino != bd.path(DIGEST).stat().st_ino  # a copy
-    bd.put_file(tmp_path / "does-not-exist", DIGEST)  # present: source not even opened
-
-
-def test_put_file_verifies(bd: BlobDir, tmp_path: Path) -> None:
-    src = tmp_path / "blob"
-    src.write_bytes(DATA[:-1] + b"X")
-    with pytest.raises(BlobDigestMismatch):
-        bd.put_file(src, DIGEST, len(DATA))
-    with pytest.raises(BlobSizeMismatch):
-        bd.put_file(src, DIGEST, len(DATA) + 1)
-    assert visible(bd) == [] and ingest_files(bd) == []
-
-
-def test_put_file_ignores_a_leftover_ingest(bd: BlobDir, tmp_path: Path) -> None:
-    with bd.ingest(DIGEST) as stale:
-        stale.write(b"garbage")
-    src = tmp_path / "blob"
-    src.write_bytes(DATA)
-    bd.put_file(src, DIGEST)
-    assert bd.read(DIGEST) == DATA
-
-
-def test_link_or_copy_links(bd: BlobDir, tmp_path: Path) -> None:
-    other = BlobDir(tmp_path / "other")
-    other.put(DATA)
-    bd.link_or_copy(other.path(DIGEST), DIGEST)
-    assert bd.read(DIGEST) == DATA
-    assert bd.path(DIGEST).stat().st_ino == other.path(DIGEST).stat().st_ino
-    assert [p.name for p in visible(bd)] == [DIGEST.encoded]  # no temporary left
-
-
-def test_link_or_copy_copies_when_link_fails(bd: BlobDir, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    other = BlobDir(tmp_path / "other")
-    other.put(DATA)
-
-    def no_link(src: object, dst: object) -> None:
-        raise OSError(18, "Invalid cross-device link")
-
-    monkeypatch.setattr(os, "link", no_link)
-    bd.link_or_copy(other.path(DIGEST), DIGEST)
-    assert bd.read(DIGEST) == DATA
-    assert bd.path(DIGEST).stat().st_ino != other.path(DIGEST).stat().st_ino
-    assert [p.name for p in visible(bd)] == [DIGEST.encoded]
-
-
-def test_link_or_copy_keeps_an_existing_blob(bd: BlobDir, tmp_path: Path) -> None:
-    bd.put(DATA)
-    before = bd.path(DIGEST).stat().st_ino
-    bd.link_or_copy(tmp_path / "missing", DIGEST)
-    assert bd.path(DIGEST).stat().st_ino == before
 
 
 # --------------------------------------------------------------------------------------

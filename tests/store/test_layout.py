@@ -261,9 +261,3 @@ def test_bad_entry_is_named(layout: OciLayout, bad: object) -> None:
         layout.entries()
     assert str(e.value).startswith(f"{layout.root}/index.json: manifests[1] is not a descriptor")
 
-
-def test_remove(layout: OciLayout) -> None:
-    layout.add(A, "v1")
-    layout.blobs.put(b"x")
-    layout.remove()
-    assert not layout.root.exists()

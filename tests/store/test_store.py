@@ -18,14 +18,12 @@ from hoist.core import mediatypes as mt
 from hoist.core.digest import Digest
 from hoist.core.manifest import Descriptor, Manifest, build_index, build_manifest, parse_manifest
 from hoist.core.platform import Platform
-from hoist.errors import InputError
 from hoist.store import store as store_mod
 from hoist.store.store import (
     STALE_INGEST_SECONDS,
     ContentStore,
     StoreError,
     default_store_root,
-    parse_digest_arg,
 )
 
 
@@ -492,9 +490,3 @@ def test_writing_holds_gc_off(cs: ContentStore) -> None:
 def test_stale_ingest_default_is_a_day() -> None:
     assert store_mod.STALE_INGEST_SECONDS == 24 * 3600
 
-
-def test_parse_digest_arg() -> None:
-    d = "sha256:" + "a" * 64
-    assert parse_digest_arg(d) == Digest.parse(d)
-    with pytest.raises(InputError, match="image digest 'sha256:abc': invalid checksum digest"):
-        parse_digest_arg("sha256:abc", "image digest")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -338,30 +336,6 @@ class BlobDir:
             ing.commit()
         return actual
 
-    def put_file(self, src: Path, digest: Digest, size: int | None = None) -> None:
-        """Copy a blob file in, hashing it on the way (an OCI layout's blob can be wrong)."""
-        if self.has(digest):
-            return
-        with self.ingest(digest, size) as ing, open(src, "rb") as fh:
-            if ing.offset:
-                ing.truncate()
-            while chunk := fh.read(READ_CHUNK):
-                ing.write(chunk)
-            ing.commit()
-
-    def link_or_copy(self, src: Path, digest: Digest) -> None:
-        """Place a verified blob from another BlobDir: a hard link when possible."""
-        final = self.path(digest)
-        if final.exists():
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(final.name + f".tmp{os.getpid()}")
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, final)
-
     def digests(self) -> Iterator[Digest]:
         if not self.blob_root.is_dir():
             return
@@ -398,6 +372,3 @@ class BlobDir:
             return 0
         return size
 
-
-def now() -> float:
-    return time.time()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +107,6 @@ class OciLayout:
         """Remove the ingest directory when nothing is left in it."""
         with contextlib.suppress(OSError):
             self.blobs.ingest_root.rmdir()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.root)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hoist.core.digest import Digest, DigestError
+from hoist.core.digest import Digest
 from hoist.core.manifest import Manifest, ManifestError, parse_manifest
-from hoist.errors import InputError, OperationError
+from hoist.errors import OperationError
 from hoist.store.blobs import BlobDir
 
 # Ingest files untouched this long belong to nobody (a writer holds its file locked and
@@ -289,9 +289,3 @@ class ContentStore:
 def _record(row: tuple[str, str, str, int, float, float]) -> ImageRecord:
     return ImageRecord(row[0], Digest.parse(row[1]), row[2], row[3], row[4], row[5])
 
-
-def parse_digest_arg(text: str, what: str = "digest") -> Digest:
-    try:
-        return Digest.parse(text)
-    except DigestError as e:
-        raise InputError(f"{what} {text!r}: {e}") from None

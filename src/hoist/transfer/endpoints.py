@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Protocol
 
 from hoist.core.digest import Digest
@@ -289,6 +288,3 @@ class StoreDestination(_LocalDestination):
     async def finish(self, top: Manifest) -> None:
         self.store.record(self.name, top)
 
-
-def open_layout(path: str | Path) -> OciLayout:
-    return OciLayout(Path(path))

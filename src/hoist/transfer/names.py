@@ -10,7 +10,6 @@ from hoist.core.reference import Reference, ReferenceError, parse_normalized_nam
 from hoist.errors import InputError
 
 TransportName = Literal["docker", "oci", "store"]
-TRANSPORTS = ("docker://", "oci:", "store:")
 # skopeo's other transports: named so that a user of skopeo gets a clear refusal rather
 # than a Docker Hub lookup of "docker-archive".
 _OTHER_TRANSPORTS = frozenset({"docker-archive", "docker-daemon", "dir", "containers-storage",
