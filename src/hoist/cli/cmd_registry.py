@@ -6,10 +6,13 @@ import argparse
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hoist.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, print_table
 from hoist.errors import InputError
+
+if TYPE_CHECKING:  # the transfer machinery loads only when a verb runs
+    from hoist.transfer import CopyResult, Options
 
 VERBS = ("copy", "pull", "push", "inspect", "resolve", "tags", "images", "login", "store")
 
@@ -120,7 +123,7 @@ def register(sub: Any, name: str) -> None:
         g.set_defaults(func=run_gc)
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _options(args: argparse.Namespace) -> Options:
     from hoist.core.platform import Platform, PlatformError
     from hoist.transfer import Options
 
@@ -150,7 +153,7 @@ def _options(args: argparse.Namespace) -> Any:
                    secret_files=getattr(args, "secret", ()))
 
 
-def _report_copy(args: argparse.Namespace, result: Any, seconds: float) -> int:
+def _report_copy(args: argparse.Namespace, result: CopyResult, seconds: float) -> int:
     if args.output == "json":
         doc = result.to_json()
         doc["seconds"] = round(seconds, 3)

@@ -25,6 +25,10 @@ _ERROR_BODY_LIMIT = 64 * 1024
 
 
 class Sink(Protocol):
+    """Where downloaded bytes go, with ``offset`` bytes already there: the store's ingest
+    is one (``hoist.store.Ingest``, which also offers ``reserve``/``advance`` to receive
+    in place)."""
+
     offset: int
 
     def write(self, data: bytes | memoryview) -> None: ...

@@ -18,7 +18,6 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -33,7 +32,7 @@ from hoist.core.manifest import (
     parse_manifest,
 )
 from hoist.registry.auth import repository_scope
-from hoist.registry.blobreader import Outcome, fetch_into, put_file
+from hoist.registry.blobreader import Outcome, Sink, fetch_into, put_file
 from hoist.registry.errors import (
     DigestMismatch,
     InvalidContent,
@@ -63,15 +62,6 @@ MAX_RESUMES = 100
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 _CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-
-class BlobSink(Protocol):
-    """Where downloaded bytes go: the store's ingest is one (``hoist.store.Ingest``)."""
-
-    offset: int
-
-    def write(self, data: bytes | memoryview) -> None: ...
-    def truncate(self) -> None: ...
 
 
 ProgressFn = Callable[[int], None]
@@ -270,7 +260,7 @@ class RegistryClient:
         length = resp.headers.get("Content-Length", "")
         return int(length) if length.isdigit() else 0
 
-    async def fetch_blob(self, repo: str, desc: Descriptor, sink: BlobSink,
+    async def fetch_blob(self, repo: str, desc: Descriptor, sink: Sink,
                          progress: ProgressFn | None = None) -> None:
         """Write the blob into ``sink`` from ``sink.offset`` on, resuming with ``Range``
         after a broken connection. The sink hashes; the caller commits (and so verifies).

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -38,6 +38,8 @@ from hoist.transfer.endpoints import (
     StoreSource,
 )
 from hoist.transfer.names import ImageName, parse_image_name
+
+T = TypeVar("T")
 
 # skopeo copies 6 blobs at once, containerd 3, crane 4 (facts/oci.md).
 DEFAULT_JOBS = 6
@@ -311,14 +313,12 @@ def with_secrets(options: Options, names: Sequence[ImageName]) -> Options:
     return options
 
 
-def run(coro_factory: Callable[[Session], object], options: Options) -> object:
+def run(operation: Callable[[Session], Awaitable[T]], options: Options) -> T:
     """Run one async operation in a fresh session (the CLI's entry point)."""
 
-    async def main() -> object:
+    async def main() -> T:
         async with Session(options) as session:
-            result = coro_factory(session)
-            assert asyncio.iscoroutine(result)
-            return await result
+            return await operation(session)
 
     return asyncio.run(main())
 
@@ -332,9 +332,7 @@ def copy(src: str | ImageName, dst: str | ImageName, options: Options | None = N
     options = with_secrets(options, (s, d))
     if options.jobs < 1:
         raise InputError(f"--jobs must be at least 1, not {options.jobs}")
-    result = run(lambda session: copy_image(session, s, d), options)
-    assert isinstance(result, CopyResult)
-    return result
+    return run(lambda session: copy_image(session, s, d), options)
 
 
 def pull(ref: str, options: Options | None = None) -> CopyResult:

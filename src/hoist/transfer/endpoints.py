@@ -14,7 +14,8 @@ from typing import Protocol
 from hoist.core.digest import Digest
 from hoist.core.manifest import Descriptor, Manifest, ManifestError, parse_manifest
 from hoist.errors import InputError, OperationError
-from hoist.registry.client import CHUNK, BlobSink, ProgressFn, RegistryClient
+from hoist.registry.blobreader import Sink
+from hoist.registry.client import CHUNK, ProgressFn, RegistryClient
 from hoist.store.blobs import BlobDigestMismatch, BlobDir, BlobError, BlobSizeMismatch, Ingest
 from hoist.store.layout import OciLayout
 from hoist.store.store import ContentStore
@@ -25,7 +26,7 @@ class Source(Protocol):
 
     async def resolve(self) -> Descriptor: ...
     async def manifest(self, desc: Descriptor) -> Manifest: ...
-    async def blob_into(self, desc: Descriptor, sink: BlobSink,
+    async def blob_into(self, desc: Descriptor, sink: Sink,
                         progress: ProgressFn | None) -> None: ...
     def blob_body(self, desc: Descriptor) -> Callable[[], AsyncIterable[bytes]]: ...
     def blob_path(self, desc: Descriptor) -> str | None: ...
@@ -58,7 +59,7 @@ class RegistrySource:
     async def manifest(self, desc: Descriptor) -> Manifest:
         return await self.client.get_manifest(self.repository, str(desc.digest))
 
-    async def blob_into(self, desc: Descriptor, sink: BlobSink,
+    async def blob_into(self, desc: Descriptor, sink: Sink,
                         progress: ProgressFn | None) -> None:
         await self.client.fetch_blob(self.repository, desc, sink, progress)
 
@@ -150,7 +151,7 @@ class _LocalSource:
         except ManifestError as e:
             raise OperationError(f"{self.description}: manifest {desc.digest}: {e}") from None
 
-    async def blob_into(self, desc: Descriptor, sink: BlobSink,
+    async def blob_into(self, desc: Descriptor, sink: Sink,
                         progress: ProgressFn | None) -> None:
         def copy() -> None:
             with self.blobs.open(desc.digest) as fh:

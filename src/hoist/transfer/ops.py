@@ -118,9 +118,7 @@ def inspect(ref: str, options: Options | None = None) -> Inspection:
         assert result is not None
         return result
 
-    out = run(go, options)
-    assert isinstance(out, Inspection)
-    return out
+    return run(go, options)
 
 
 def inspect_raw(ref: str, options: Options | None = None) -> bytes:
@@ -131,9 +129,7 @@ def inspect_raw(ref: str, options: Options | None = None) -> bytes:
     async def go(session: Session) -> bytes:
         return (await _inspect(session, name, options.platform, True))[1]
 
-    out = run(go, options)
-    assert isinstance(out, bytes)
-    return out
+    return run(go, options)
 
 
 def resolve(ref: str, options: Options | None = None) -> Descriptor:
@@ -145,9 +141,7 @@ def resolve(ref: str, options: Options | None = None) -> Descriptor:
     async def go(session: Session) -> Descriptor:
         return await session.source(name).resolve()
 
-    out = run(go, options)
-    assert isinstance(out, Descriptor)
-    return out
+    return run(go, options)
 
 
 def list_tags(repo: str, options: Options | None = None, page_size: int | None = None
@@ -166,9 +160,7 @@ def list_tags(repo: str, options: Options | None = None, page_size: int | None =
     async def go(session: Session) -> list[str]:
         return await session.client(ref.domain).list_tags(ref.path, page_size)
 
-    out = run(go, options)
-    assert isinstance(out, list)
-    return out
+    return run(go, options)
 
 
 def login(registry: str, username: str, password: str, options: Options | None = None
