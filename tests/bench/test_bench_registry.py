@@ -113,3 +113,22 @@ def test_registry_plans_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert doc["check"]["noop_pull"]["requests"] == ["HEAD /v2/bench/big/manifests/v1 200"]
     else:
         assert doc["check"]["uploads_per_blob"] == [4]  # 2 runs × 2 tools, nothing skipped
+
+
+@pytest.mark.system
+def test_datapath_measures_every_variant_and_stores_verified_blobs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if (why := _missing_tools()) is not None:
+        pytest.skip(reason=why)
+    from bench import datapath
+
+    monkeypatch.setattr(rc, "LAYERS", 2)
+    # Not a multiple of the 4 KiB direct-I/O alignment: the staged variant's tail goes
+    # through the cache, and its commit verifies each digest (a wrong byte would raise).
+    monkeypatch.setattr(rc, "LAYER_SIZE", 3 * 1024 * 1024 + 512)
+    doc = datapath.measure(1, tmp_path)
+    assert doc["bytes"] == 2 * (3 * 1024 * 1024 + 512)
+    assert set(doc["variants"]) == {"receive-aiohttp", "receive-threads", "write-1MiB",
+                                    "write-64KiB", "write-staged"}
+    assert all(len(v["runs"]) == 1 and v["median_wall_s"] > 0
+               for v in doc["variants"].values())

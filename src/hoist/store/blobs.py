@@ -22,8 +22,10 @@ from hoist.errors import OperationError
 READ_CHUNK = 1 << 20
 WRITE_SLICE = 64 << 10
 # Receiving straight into an aligned buffer and writing it with O_DIRECT skips the page
-# cache: on this machine kind a 1 GiB pull then costs 0.4-0.5 s of kernel time instead of
-# 0.8-2.0 s (the page cache's folio allocation dominates buffered writes here).
+# cache, whose folio allocation dominates buffered writes on this machine kind.
+# `python -m bench.datapath`, 1 GiB in 8 blobs, medians: kernel time 0.44 s staged with
+# O_DIRECT, 1.07 s with 64 KiB buffered writes, 2.43 s with 1 MiB ones (wall 1.05, 1.82
+# and 2.44 s).
 STAGE_SIZE = 1 << 20
 ALIGN = 4096
 # Start writeback every few MiB (sync_file_range, Linux) so the disk works while the
@@ -164,10 +166,9 @@ class Ingest:
         self._hash.update(data)
         view = memoryview(data)
         while view:
-            # Write in slices: on this machine kind 1 MiB writes cost twice the kernel
-            # time of 64 KiB ones (page-cache folio allocation; measured 1 GiB pulls:
-            # 2.0-3.2 s vs 0.8-1.3 s system time). A raw file may also take fewer bytes
-            # than offered.
+            # Write in slices: 1 MiB writes cost twice the kernel time of 64 KiB ones
+            # here (see STAGE_SIZE above). A raw file may also take fewer bytes than
+            # offered.
             written = self._fh.write(view[:WRITE_SLICE])
             view = view[written or 0 :]
         before = self.offset
