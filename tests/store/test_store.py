@@ -275,7 +275,7 @@ def test_verify_clean_store(cs: ContentStore) -> None:
     assert report.ok
     assert report.blobs_checked == 4
     assert report.bytes_checked == cs.image_size(img.manifest)
-    assert (report.bad_blobs, report.missing, report.unreadable_manifests) == ([], [], [])
+    assert (report.bad_blobs, report.missing, report.unreadable) == ([], [], [])
     assert report.partial_ingests == 0
 
 
@@ -315,7 +315,7 @@ def test_verify_reports_an_unreadable_manifest(cs: ContentStore) -> None:
     report = cs.verify()
     assert not report.ok
     assert [d for d, _ in report.bad_blobs] == [img.manifest.digest]
-    assert [d for d, _ in report.unreadable_manifests] == [img.manifest.digest]
+    assert [d for d, _ in report.unreadable] == [img.manifest.digest]
 
 
 def test_verify_counts_partial_ingests(cs: ContentStore) -> None:
@@ -341,9 +341,9 @@ def test_verify_reports_an_unreadable_blob_file(cs: ContentStore,
     report = cs.verify()
     assert not report.ok
     assert report.blobs_checked == 1 and report.bytes_checked == 4
-    assert [(d, "Permission denied" in why) for d, why in report.unreadable_manifests] == \
+    assert [(d, "Permission denied" in why) for d, why in report.unreadable] == \
         [(bad, True)]
-    assert good not in [d for d, _ in report.unreadable_manifests]
+    assert good not in [d for d, _ in report.unreadable]
 
 
 def test_blob_listing_skips_what_is_not_a_file(cs: ContentStore) -> None:

@@ -285,7 +285,7 @@ def run_verify(args: argparse.Namespace) -> int:
            "badBlobs": [{"digest": str(d), "actual": str(a)} for d, a in report.bad_blobs],
            "missing": [{"image": n, "digest": str(d)} for n, d in report.missing],
            "unreadable": [{"digest": str(d), "error": e}
-                          for d, e in report.unreadable_manifests],
+                          for d, e in report.unreadable],
            "partialIngests": report.partial_ingests, "ok": report.ok}
     if args.output == "json":
         print_json(doc)
@@ -297,7 +297,7 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"bad blob {d}: content hashes to {a}")
         for n, d in report.missing:
             print(f"image {n}: blob {d} is missing")
-        for d, e in report.unreadable_manifests:
+        for d, e in report.unreadable:
             print(f"unreadable {d}: {e}")
     return EXIT_OK if report.ok else EXIT_FINDINGS
 

@@ -69,12 +69,13 @@ class VerifyReport:
     bytes_checked: int = 0
     bad_blobs: list[tuple[Digest, Digest]] = field(default_factory=list)
     missing: list[tuple[str, Digest]] = field(default_factory=list)
-    unreadable_manifests: list[tuple[Digest, str]] = field(default_factory=list)
+    # blobs that could not be read, and manifests that do not parse: (digest, why)
+    unreadable: list[tuple[Digest, str]] = field(default_factory=list)
     partial_ingests: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.bad_blobs or self.missing or self.unreadable_manifests)
+        return not (self.bad_blobs or self.missing or self.unreadable)
 
 
 @dataclass(slots=True)
@@ -241,7 +242,7 @@ class ContentStore:
                 size = self.blobs.size(digest) or 0
                 bad = self.blobs.verify_one(digest)
             except OSError as e:
-                report.unreadable_manifests.append((digest, str(e)))
+                report.unreadable.append((digest, str(e)))
                 continue
             report.blobs_checked += 1
             report.bytes_checked += size
@@ -256,7 +257,7 @@ class ContentStore:
                 for d in self.missing_content(m):
                     report.missing.append((rec.name, d))
             except StoreError as e:
-                report.unreadable_manifests.append((rec.digest, str(e)))
+                report.unreadable.append((rec.digest, str(e)))
         report.partial_ingests = sum(1 for _ in self.blobs.ingests())
         return report
 
