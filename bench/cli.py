@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import lint_checkov, registry_pull, registry_push, render_kustomize
+from bench import lint_checkov, registry_load, registry_pull, registry_push, render_kustomize
 from bench.context import (
     DEFAULT_CHECKOV,
     DEFAULT_CORPUS,
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Context], Plan]] = {
     render_kustomize.NAME: render_kustomize.build,
     registry_pull.NAME: registry_pull.build,
     registry_push.NAME: registry_push.build,
+    registry_load.NAME: registry_load.build,
 }
 
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results"

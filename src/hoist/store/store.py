@@ -26,6 +26,41 @@ from hoist.core.manifest import Manifest, ManifestError, parse_manifest
 from hoist.errors import OperationError
 from hoist.store.blobs import BlobDir
 
+# Repository data of the registry server (hoist.registry.server): manifests, tags and blob
+# links per repository. gc treats every repository manifest as a root, and every blob linked
+# to a repository less than ``link_grace_seconds`` ago as live (a push uploads its blobs
+# before the manifest that references them).
+REPOSITORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS repo_manifests (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    subject TEXT,
+    artifact_type TEXT NOT NULL DEFAULT '',
+    annotations TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS repo_manifests_subject ON repo_manifests(repo, subject);
+CREATE INDEX IF NOT EXISTS repo_manifests_digest ON repo_manifests(digest);
+CREATE TABLE IF NOT EXISTS repo_tags (
+    repo TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (repo, tag)
+);
+CREATE TABLE IF NOT EXISTS repo_blobs (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    linked REAL NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS repo_blobs_linked ON repo_blobs(linked);
+"""
+LINK_GRACE_SECONDS = 24 * 3600
+
 # Ingest files untouched this long belong to nobody (a writer holds its file locked and
 # writes continuously); gc removes them.
 STALE_INGEST_SECONDS = 24 * 3600
@@ -40,7 +75,7 @@ CREATE TABLE IF NOT EXISTS images (
     last_used REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS images_digest ON images(digest);
-"""
+""" + REPOSITORY_SCHEMA
 
 
 def default_store_root(env: dict[str, str] | None = None) -> Path:
@@ -102,9 +137,16 @@ class ContentStore:
             self.root.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.root / "index.db", timeout=30, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
+            # Switching to WAL and creating the schema fail at once ("database is
+            # locked") when another process does the same: openers take turns.
+            fd = os.open(self.root / "index.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.executescript(_SCHEMA)
+            finally:
+                os.close(fd)
             self._db = conn
         return self._db
 
@@ -207,12 +249,19 @@ class ContentStore:
             return manifest.size + sum(self.image_size(c) for c in self.children(manifest))
         return manifest.size + sum(d.size for d in manifest.blobs())
 
-    def referenced(self) -> set[Digest]:
-        """Every blob some recorded image needs (mark phase of gc)."""
+    def referenced(self, link_grace_seconds: float = LINK_GRACE_SECONDS) -> set[Digest]:
+        """Every blob some recorded image or repository manifest needs, and every blob
+        linked to a repository within ``link_grace_seconds`` (mark phase of gc)."""
         live: set[Digest] = set()
         stack: list[Digest] = []
         for rec in self.images():
             stack.append(rec.digest)
+        for (text,) in self.db.execute("SELECT DISTINCT digest FROM repo_manifests"):
+            stack.append(Digest.parse(text))
+        cutoff = time.time() - link_grace_seconds
+        for (text,) in self.db.execute(
+                "SELECT DISTINCT digest FROM repo_blobs WHERE linked >= ?", (cutoff,)):
+            live.add(Digest.parse(text))
         while stack:
             d = stack.pop()
             if d in live:
@@ -262,12 +311,14 @@ class ContentStore:
         return report
 
     def gc(self, *, dry_run: bool = False,
-           stale_ingest_seconds: float = STALE_INGEST_SECONDS) -> GcReport:
-        """Remove blobs no recorded image references, and abandoned ingests. Waits for
-        running writers (they hold the gc lock shared)."""
+           stale_ingest_seconds: float = STALE_INGEST_SECONDS,
+           link_grace_seconds: float = LINK_GRACE_SECONDS) -> GcReport:
+        """Remove blobs no recorded image or repository manifest references (nor a
+        repository linked recently), and abandoned ingests. Waits for running writers
+        (they hold the gc lock shared)."""
         report = GcReport()
         with self._lock(fcntl.LOCK_EX):
-            live = self.referenced()
+            live = self.referenced(link_grace_seconds)
             for digest in list(self.blobs.digests()):
                 if digest in live:
                     report.kept_blobs += 1
