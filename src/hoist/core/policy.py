@@ -245,3 +245,64 @@ def image_in_allowlist(image_repo: str, allowlist: list[str]) -> bool:
         elif image_repo == entry:
             return True
     return False
+
+
+def allowlist_pattern(pattern: str) -> tuple[str, bool]:
+    """Validate one ``preloadedImagesVerificationAllowlist`` entry the way the kubelet does
+    (pkg/kubelet/images/pullmanager/image_pull_policies.go, getAllowlistImagePattern) and
+    return ``(normalized pattern, is_prefix)``. A prefix entry ends in ``/*`` and keeps its
+    slash; any other entry must be a fully normalized repository without tag or digest
+    (``nginx`` is refused: its normalized name is ``docker.io/library/nginx``). Raises
+    ValueError with the kubelet's text."""
+    if pattern != pattern.strip():
+        raise ValueError(f"leading/trailing spaces are not allowed: {pattern}")
+    trimmed = pattern
+    is_prefix = pattern.endswith("/*")
+    if is_prefix:
+        trimmed = pattern[:-1]
+    if not trimmed:
+        raise ValueError(f"the supplied pattern is too short: {pattern}")
+    if "*" in trimmed:
+        raise ValueError("not a valid wildcard pattern, only patterns ending with '/*' are "
+                         f"allowed: {pattern}")
+    if is_prefix:
+        if len(trimmed) == 1:
+            raise ValueError("at least registry hostname is required")
+        return trimmed, True
+    try:
+        ref = parse_normalized_named(trimmed)
+    except ReferenceError as e:
+        raise ValueError(f"failed to parse as an image name: {e}") from None
+    if trimmed != ref.name:
+        raise ValueError(f"neither tag nor digest is accepted in an image reference: {pattern}")
+    return trimmed, False
+
+
+def image_matches_allowlist(image: str, allowlist: list[str]) -> bool:
+    """Whether the container image (as written in the pod) is exempt from credential
+    verification under NeverVerifyAllowlistedImages: its normalized repository, without
+    tag or digest, equals an entry or starts with a ``/*`` entry's prefix. An image that
+    does not parse matches nothing (the kubelet logs it and verifies). Entries are as
+    written in the configuration, already accepted by ``allowlist_pattern``."""
+    try:
+        repo = parse_normalized_named(image).name
+    except ReferenceError:
+        return False
+    return image_in_allowlist(repo, allowlist)
+
+
+def credential_verification_required(
+    policy: CredentialVerificationPolicy, image: str, pulled_by_kubelet: bool,
+    allowlist: list[str] | None = None,
+) -> bool:
+    """KEP-2535's ``RequireCredentialVerificationForImage``: does this policy make a present
+    image's credentials be checked? ``pulled_by_kubelet`` is True when a pulled record or a
+    pull intent exists for it (an image without either was preloaded behind the node's
+    back)."""
+    if policy is CredentialVerificationPolicy.NEVER_VERIFY:
+        return False
+    if policy is CredentialVerificationPolicy.NEVER_VERIFY_PRELOADED:
+        return pulled_by_kubelet
+    if policy is CredentialVerificationPolicy.NEVER_VERIFY_ALLOWLISTED:
+        return not image_matches_allowlist(image, allowlist or [])
+    return True
