@@ -9,13 +9,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from hoist import __version__
-from hoist.cli import cmd_explain, cmd_image, cmd_lint, cmd_registry, cmd_render, cmd_secret
+from hoist.cli import (
+    cmd_cluster,
+    cmd_explain,
+    cmd_image,
+    cmd_lint,
+    cmd_registry,
+    cmd_registry_serve,
+    cmd_render,
+    cmd_secret,
+)
 from hoist.cli.output import EXIT_BAD_INPUT, error
 from hoist.errors import InputError, OperationError
 
 # Verb → module; each module's register() adds exactly that verb's sub-parser.
 COMMANDS: dict[str, Any] = {"image": cmd_image, "explain": cmd_explain, "lint": cmd_lint,
-                            "render": cmd_render, "secret": cmd_secret}
+                            "render": cmd_render, "secret": cmd_secret,
+                            "registry": cmd_registry_serve, "cluster": cmd_cluster}
 # The registry verbs share one module; its register() takes the verb's name.
 COMMANDS.update({verb: functools.partial(cmd_registry.register, name=verb)
                  for verb in cmd_registry.VERBS})
