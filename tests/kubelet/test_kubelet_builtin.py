@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,52 +13,14 @@ from typing import Any
 import pytest
 
 from hoist.auth.credential import Credential
-from hoist.cluster.agent import NodeOptions, build_node
+from hoist.cluster.agent import NodeOptions
 from hoist.cluster.kubelet import BUILTIN_NOTE, IMAGE_PRESENT
-from hoist.cluster.store import Cluster
 from hoist.transfer.copy import Options, copy
+from tests.kubelet._node import RunningNode, pod
 from tests.support.distribution import Distribution
 from tests.support.images import ImageFactory
 
 SCALE = 0.01  # 10 s of kubelet time is 0.1 s here
-
-
-class RunningNode:
-    def __init__(self, cluster_dir: Path, options: NodeOptions) -> None:
-        self.cluster = Cluster.open(cluster_dir)
-        self.node = build_node(cluster_dir, options)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.node.kubelet.run, args=(self.stop, 0.02),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        self.node.kubelet.shutdown()
-        self.node.close()
-        self.cluster.close()
-
-    def wait(self, what: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
-
-    def waiting(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
-        pod = self.cluster.get("Pod", namespace, name)
-        statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
-        return statuses[0]["state"].get("waiting") if statuses else None
-
-    def events(self, name: str) -> list[tuple[str, str, str, int]]:
-        pod = self.cluster.get("Pod", "default", name)
-        assert pod is not None
-        evs = self.cluster.events("default", involved_uid=pod["metadata"]["uid"])
-        evs.sort(key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
-        return [(e["type"], e["reason"], e["message"], e["count"]) for e in evs]
 
 
 @pytest.fixture
@@ -76,14 +36,6 @@ def node(tmp_path: Path) -> Iterator[Callable[..., RunningNode]]:
     yield start
     for n in started:
         n.close()
-
-
-def pod(name: str, image: str, policy: str | None = None, **spec: Any) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "app", "image": image}
-    if policy:
-        container["imagePullPolicy"] = policy
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"containers": [container], **spec}}
 
 
 def push(factory: ImageFactory, registry: Distribution, repo: str, seed: str = "a",

@@ -4,84 +4,31 @@ trap (a moved tag under IfNotPresent) shows in the pod's image ID."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hoist.cluster import agent
-from hoist.cluster.agent import NodeOptions, build_node
-from hoist.cluster.store import Cluster
+from hoist.cluster.agent import NodeOptions
+from tests.kubelet._node import RunningNode, pod
 from tests.support.cri_fixtures import ContainerdNode, push_busybox_image
 
 SCALE = 0.05
 
 
-class CriNode:
-    def __init__(self, cluster_dir: Path, containerd: ContainerdNode) -> None:
-        self.dir = cluster_dir
-        self.cluster = Cluster.open(cluster_dir)
-        self.node = build_node(cluster_dir, NodeOptions(
-            runtime="cri", cri_socket=containerd.socket, time_scale=SCALE))
-        self.runtime = self.node.kubelet.containers
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.node.kubelet.run, args=(self.stop, 0.02),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=20)
-        self.node.kubelet.shutdown()
-        self.node.close()
-        self.cluster.close()
-
-    def wait(self, what: Callable[[], Any], timeout: float = 60.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
-
-    def status(self, name: str) -> dict[str, Any]:
-        pod = self.cluster.get("Pod", "default", name)
-        statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or [{}]
-        return dict(statuses[0])
-
-    def state(self, name: str) -> dict[str, Any]:
-        return dict(self.status(name).get("state") or {})
-
-    def reasons(self, name: str) -> list[str]:
-        pod = self.cluster.get("Pod", "default", name)
-        assert pod is not None
-        evs = self.cluster.events("default", involved_uid=pod["metadata"]["uid"])
-        evs.sort(key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
-        return [e["reason"] for e in evs]
-
-
 @pytest.fixture
-def cri_node(tmp_path: Path, containerd: ContainerdNode) -> Iterator[CriNode]:
-    n = CriNode(tmp_path / "cluster", containerd)
+def cri_node(tmp_path: Path, containerd: ContainerdNode) -> Iterator[RunningNode]:
+    n = RunningNode(tmp_path / "cluster", NodeOptions(
+        runtime="cri", cri_socket=containerd.socket, time_scale=SCALE))
     try:
         yield n
     finally:
         n.close()
 
 
-def pod(name: str, image: str, policy: str | None = None, **spec: Any) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "app", "image": image}
-    if policy:
-        container["imagePullPolicy"] = policy
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"containers": [container], **spec}}
-
-
-def test_pod_runs_logs_and_is_removed(cri_node: CriNode, containerd: ContainerdNode) -> None:
+def test_pod_runs_logs_and_is_removed(cri_node: RunningNode, containerd: ContainerdNode) -> None:
     image = containerd.push_image("kubelet/hello", command="echo hello from hoist; sleep 600")
     cri_node.cluster.apply(pod("hello", image.reference))
     running = cri_node.wait(lambda: cri_node.state("hello").get("running"))
@@ -113,7 +60,7 @@ def _logs(cluster_dir: Path, name: str) -> str:
         return ""
 
 
-def test_crashing_container_backs_off(cri_node: CriNode, containerd: ContainerdNode) -> None:
+def test_crashing_container_backs_off(cri_node: RunningNode, containerd: ContainerdNode) -> None:
     image = containerd.push_image("kubelet/crash", command="echo boom; exit 3")
     cri_node.cluster.apply(pod("crash", image.reference))
     waiting = cri_node.wait(lambda: (w := cri_node.state("crash").get("waiting")) and
@@ -129,7 +76,7 @@ def test_crashing_container_backs_off(cri_node: CriNode, containerd: ContainerdN
     assert "BackOff" in cri_node.reasons("crash")
 
 
-def test_run_to_completion_with_restart_policy_never(cri_node: CriNode,
+def test_run_to_completion_with_restart_policy_never(cri_node: RunningNode,
                                                      containerd: ContainerdNode) -> None:
     image = containerd.push_image("kubelet/once", command="echo done")
     cri_node.cluster.apply(pod("once", image.reference, restartPolicy="Never"))
@@ -139,7 +86,7 @@ def test_run_to_completion_with_restart_policy_never(cri_node: CriNode,
                   .get("status", {}).get("phase") == "Succeeded")
 
 
-def test_unpullable_image_reports_containerds_error(cri_node: CriNode,
+def test_unpullable_image_reports_containerds_error(cri_node: RunningNode,
                                                     containerd: ContainerdNode) -> None:
     image = f"{containerd.registry.host}/kubelet/never-pushed:1"
     cri_node.cluster.apply(pod("missing", image))
@@ -149,7 +96,7 @@ def test_unpullable_image_reports_containerds_error(cri_node: CriNode,
     assert cri_node.reasons("missing")[:3] == ["Scheduled", "Pulling", "Failed"]
 
 
-def test_stale_image_trap(cri_node: CriNode, containerd: ContainerdNode,
+def test_stale_image_trap(cri_node: RunningNode, containerd: ContainerdNode,
                           tmp_path: Path) -> None:
     """A tag moved to a new digest: an Always pod started afterwards runs the new digest,
     an IfNotPresent pod keeps the copy the node already has."""

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hoist.cluster.kubelet import format_pod, go_duration
+from hoist.cluster.kubelet import format_pod
 from hoist.node.backoff import Backoff
-from hoist.node.image_manager import ImageError, classify_pull_error, format_go_duration
-from hoist.node.puller import TokenBucket, aggregate_message
+from hoist.node.gofmt import aggregate_message, go_duration, go_duration_ms
+from hoist.node.image_manager import ImageError, classify_pull_error
+from hoist.node.puller import TokenBucket
 
 
 class Clock:
@@ -95,7 +96,7 @@ def test_aggregate_keeps_every_distinct_message_once(messages: list[str]) -> Non
     (1.5, "1.5s"), (61.5, "1m1.5s"), (3600.25, "1h0m0.25s"), (120.0, "2m0s"),
 ])
 def test_go_duration_of_pull_times(seconds: float, text: str) -> None:
-    assert format_go_duration(seconds) == text
+    assert go_duration_ms(seconds) == text
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hoist.core.policy import CredentialVerificationPolicy
+from hoist.node.gofmt import aggregate_message, go_duration
 from hoist.node.image_gc import (
     FREE_DISK_SPACE_FAILED,
     IMAGE_GC_FAILED,
@@ -21,12 +22,10 @@ from hoist.node.image_gc import (
     ImageGCPolicy,
     InvalidGCPolicy,
     TrackedImage,
-    aggregate_message,
     bytes_to_free,
     eligible_for_space,
     eviction_order,
     free_disk_space_failed_message,
-    go_duration,
     images_to_evict,
     select_for_space,
     too_old,

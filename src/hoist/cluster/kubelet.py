@@ -31,6 +31,7 @@ from hoist.node import events
 from hoist.node.backoff import Backoff
 from hoist.node.credentials import node_config_files, node_keyring
 from hoist.node.events import ObjectRef
+from hoist.node.gofmt import go_duration
 from hoist.node.image_manager import EnsureResult, ImageManager, PodIdentity
 from hoist.node.puller import make_puller
 from hoist.node.runtime import (
@@ -90,21 +91,6 @@ def format_pod(pod: Mapping[str, Any]) -> str:
     """kubelet ``format.Pod``: ``name_namespace(uid)``."""
     meta = pod.get("metadata", {})
     return f"{meta.get('name', '')}_{meta.get('namespace', '')}({meta.get('uid', '')})"
-
-
-def go_duration(seconds: float) -> str:
-    """``time.Duration.String()`` for whole seconds (``10s``, ``1m20s``, ``5m0s``)."""
-    s = round(seconds)
-    if seconds < 1:
-        ms = int(seconds * 1000)
-        return f"{ms}ms" if ms else "0s"
-    hours, rem = divmod(s, 3600)
-    minutes, secs = divmod(rem, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
 
 
 def _container_ref(pod: Mapping[str, Any], kind: str, name: str) -> ObjectRef:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from hoist.errors import InputError
+from hoist.node.gofmt import aggregate_message, go_duration
 from hoist.node.runtime import FsUsage, ImageService, RuntimeFailure
 
 # kubelet config defaults (pkg/kubelet/apis/config/v1beta1/defaults.go): imageGCHigh/Low
@@ -186,40 +187,6 @@ def free_disk_space_failed_message(amount: int, freed: int) -> str:
     # image_gc_manager.go GarbageCollect, event FreeDiskSpaceFailed.
     return (f"Failed to garbage collect required amount of images. Attempted to free {amount} "
             f"bytes, but only found {freed} bytes eligible to free.")
-
-
-def aggregate_message(messages: Sequence[str]) -> str:
-    """apimachinery errors.NewAggregate: one message as is, several as ``[a, b]``, each
-    distinct text once."""
-    distinct = list(dict.fromkeys(messages))
-    return distinct[0] if len(distinct) == 1 else "[" + ", ".join(distinct) + "]"
-
-
-def go_duration(seconds: float) -> str:
-    """Go's time.Duration String() for the durations a policy holds (``2m0s``, ``1h0m0s``,
-    ``1.5s``, ``0s``)."""
-    ns = round(seconds * 1e9)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _trim(ns / size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    secs = _trim(rest / 1e9)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
-
-
-def _trim(value: float) -> str:
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 # -- the manager -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from hoist.node import events
 from hoist.node.backoff import Backoff
 from hoist.node.credentials import TrackedCredential, pull_credentials
 from hoist.node.events import EventRecorder, ObjectRef
+from hoist.node.gofmt import go_duration_ms
 from hoist.node.puller import ImagePuller
 from hoist.node.runtime import ImageService, RuntimeFailure
 
@@ -89,26 +90,6 @@ def classify_pull_error(image: str, text: str) -> tuple[str, ImageError]:
             rest = text[len(reason.value):]
             return f"image pull failed for {image} because {what}{rest}", reason
     return text, ImageError.PULL
-
-
-def format_go_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()`` of a duration already truncated to milliseconds
-    (``1.234s``, ``850ms``, ``2m3.5s``, ``0s``)."""
-    ms = int(seconds * 1000)
-    if ms == 0:
-        return "0s"
-    if ms < 1000:
-        return f"{ms}ms"
-    total_s, frac_ms = divmod(ms, 1000)
-    hours, rem = divmod(total_s, 3600)
-    minutes, secs = divmod(rem, 60)
-    sec = f"{secs}.{frac_ms:03d}".rstrip("0").rstrip(".") if frac_ms else str(secs)
-    out = f"{sec}s"
-    if hours:
-        return f"{hours}h{minutes}m{out}"
-    if minutes:
-        return f"{minutes}m{out}"
-    return out
 
 
 class ImageManager:
@@ -246,8 +227,8 @@ class ImageManager:
             self._event(
                 ref, events.NORMAL, events.PULLED_IMAGE,
                 f"Successfully pulled image {_q(requested_image)} in "
-                f"{format_go_duration(result.pull_duration)} "
-                f"({format_go_duration(waited)} including waiting). "
+                f"{go_duration_ms(result.pull_duration)} "
+                f"({go_duration_ms(waited)} including waiting). "
                 f"Image size: {result.image_size} bytes.")
             self.backoff.gc()
             succeeded, used, image_ref = True, result.credentials_used, result.image_ref

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from hoist.node.credentials import TrackedCredential
+from hoist.node.gofmt import aggregate_message
 from hoist.node.runtime import ImageService, RuntimeFailure
 
 # puller.go maxImagePullRequests: the serial puller's queue length.
@@ -29,19 +30,6 @@ DEFAULT_REGISTRY_BURST = 10
 class PullFailure(RuntimeFailure):
     """A pull that failed; ``str()`` is the text the kubelet puts after "Failed to pull
     image %q: "."""
-
-
-def aggregate_message(messages: Sequence[str]) -> str:
-    """``utilerrors.NewAggregate(errs).Error()``: one error as itself, several as
-    ``[a, b]`` with duplicates dropped (a single distinct text loses the brackets)."""
-    if len(messages) == 1:
-        return messages[0]
-    seen: list[str] = []
-    for m in messages:
-        if m not in seen:
-            seen.append(m)
-    joined = ", ".join(seen)
-    return joined if len(seen) == 1 else f"[{joined}]"
 
 
 class TokenBucket:
