@@ -1,5 +1,6 @@
-"""EnsureImageExists over the builtin runtime and a real Distribution: the kubelet's
-decisions, event reasons and message texts, back-off and credential order."""
+"""EnsureImageExists over both runtimes (hoist's store, and containerd over CRI) and a
+real Distribution: the kubelet's decisions, event reasons and message texts, back-off and
+credential order. The same tests run against each runtime where the behaviour is the same."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from hoist.node.builtin import BuiltinRuntime
 from hoist.node.events import ListRecorder, ObjectRef
 from hoist.node.image_manager import EnsureResult, ImageError, ImageManager, PodIdentity
 from hoist.node.puller import SerialImagePuller, TokenBucket
+from hoist.node.runtime import ImageService
 from hoist.transfer.copy import Options, copy
 from tests.support.distribution import Distribution
 from tests.support.images import ImageFactory
@@ -47,9 +50,21 @@ def push(factory: ImageFactory, registry: Distribution, repo: str, tag: str = "v
     return info.digest
 
 
-def manager(tmp_path: Path, clock: Clock | None = None,
-            qps: float = 0) -> tuple[ImageManager, ListRecorder, BuiltinRuntime]:
-    runtime = BuiltinRuntime(tmp_path / "node-images")
+@pytest.fixture(params=["builtin", "cri"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ImageService]:
+    """The same behaviour over both runtimes: hoist's store, and a real containerd (whose
+    images outlive a test, so each test's repositories carry the runtime's name)."""
+    if request.param == "cri":
+        yield request.getfixturevalue("cri_runtime")
+        return
+    builtin = BuiltinRuntime(tmp_path / "node-images")
+    yield builtin
+    builtin.close()
+
+
+def manager(where: Path | ImageService, clock: Clock | None = None,
+            qps: float = 0) -> tuple[ImageManager, ListRecorder, ImageService]:
+    runtime = BuiltinRuntime(where / "node-images") if isinstance(where, Path) else where
     recorder = ListRecorder()
     limiter = TokenBucket(qps, 1) if qps else None
     backoff = Backoff(10, 300, clock=clock or Clock())
@@ -77,10 +92,11 @@ PULLED = re.compile(r'Successfully pulled image "(.+)" in (\d+(\.\d+)?m?s) '
 
 @pytest.mark.parametrize("policy", list(PullPolicy))
 def test_present_image(distribution_open: Distribution, image_factory: ImageFactory,
-                       tmp_path: Path, policy: PullPolicy) -> None:
-    image = f"{distribution_open.host}/present-{policy.value.lower()}:v1"
-    push(image_factory, distribution_open, f"present-{policy.value.lower()}")
-    m, rec, runtime = manager(tmp_path)
+                       runtime: ImageService, policy: PullPolicy) -> None:
+    repo = f"present-{policy.value.lower()}-{runtime.name}"
+    image = f"{distribution_open.host}/{repo}:v1"
+    push(image_factory, distribution_open, repo)
+    m, rec, _ = manager(runtime)
     runtime.pull_image(image)  # preloaded
     result = ensure(m, image, policy)
     assert result.ok and result.image_ref.startswith("sha256:")
@@ -98,10 +114,11 @@ def test_present_image(distribution_open: Distribution, image_factory: ImageFact
 
 @pytest.mark.parametrize("policy", list(PullPolicy))
 def test_absent_image(distribution_open: Distribution, image_factory: ImageFactory,
-                      tmp_path: Path, policy: PullPolicy) -> None:
-    image = f"{distribution_open.host}/absent-{policy.value.lower()}:v1"
-    push(image_factory, distribution_open, f"absent-{policy.value.lower()}")
-    m, rec, runtime = manager(tmp_path)
+                      runtime: ImageService, policy: PullPolicy) -> None:
+    repo = f"absent-{policy.value.lower()}-{runtime.name}"
+    image = f"{distribution_open.host}/{repo}:v1"
+    push(image_factory, distribution_open, repo)
+    m, rec, _ = manager(runtime)
     result = ensure(m, image, policy)
     events = seen(rec)
     if policy is PullPolicy.NEVER:
@@ -117,12 +134,12 @@ def test_absent_image(distribution_open: Distribution, image_factory: ImageFacto
 
 @pytest.mark.parametrize("policy", [PullPolicy.ALWAYS, PullPolicy.IF_NOT_PRESENT])
 def test_unpullable_image_backs_off_and_recovers(
-        distribution_open: Distribution, image_factory: ImageFactory, tmp_path: Path,
+        distribution_open: Distribution, image_factory: ImageFactory, runtime: ImageService,
         policy: PullPolicy) -> None:
-    repo = f"later-{policy.value.lower()}"
+    repo = f"later-{policy.value.lower()}-{runtime.name}"
     image = f"{distribution_open.host}/{repo}:v1"
     clock = Clock()
-    m, rec, _runtime = manager(tmp_path, clock)
+    m, rec, _ = manager(runtime, clock)
 
     first = ensure(m, image, policy)
     assert first.error is ImageError.PULL
@@ -184,27 +201,30 @@ def test_invalid_image_name(tmp_path: Path) -> None:
 
 
 def test_default_tag_is_added_but_events_name_the_image_as_written(
-        distribution_open: Distribution, image_factory: ImageFactory, tmp_path: Path) -> None:
-    push(image_factory, distribution_open, "untagged", tag="latest")
-    image = f"{distribution_open.host}/untagged"
-    m, rec, runtime = manager(tmp_path)
+        distribution_open: Distribution, image_factory: ImageFactory,
+        runtime: ImageService) -> None:
+    push(image_factory, distribution_open, f"untagged-{runtime.name}", tag="latest")
+    image = f"{distribution_open.host}/untagged-{runtime.name}"
+    m, rec, _ = manager(runtime)
     assert ensure(m, image, PullPolicy.IF_NOT_PRESENT).ok
     assert seen(rec)[0] == ("Normal", "Pulling", f'Pulling image "{image}"')
     assert runtime.image_status(f"{image}:latest") is not None
 
 
 def test_digest_reference_is_present_by_digest(
-        distribution_open: Distribution, image_factory: ImageFactory, tmp_path: Path) -> None:
-    digest = push(image_factory, distribution_open, "bydigest")
-    image = f"{distribution_open.host}/bydigest@{digest}"
-    m, rec, runtime = manager(tmp_path)
+        distribution_open: Distribution, image_factory: ImageFactory,
+        runtime: ImageService) -> None:
+    repo = f"bydigest-{runtime.name}"
+    digest = push(image_factory, distribution_open, repo)
+    image = f"{distribution_open.host}/{repo}@{digest}"
+    m, rec, _ = manager(runtime)
     assert ensure(m, image, PullPolicy.IF_NOT_PRESENT).ok
     seen(rec)
     assert ensure(m, image, PullPolicy.NEVER).ok
     assert seen(rec) == [("Normal", "Pulled",
                           f'Container image "{image}" already present on machine')]
     # Presence is by exact name (#72401): the tag was never pulled.
-    assert runtime.image_status(f"{distribution_open.host}/bydigest:v1") is None
+    assert runtime.image_status(f"{distribution_open.host}/{repo}:v1") is None
 
 
 # ----------------------------------------------------------------- credentials
@@ -220,18 +240,20 @@ def _secret(name: str, server: str, user: str, password: str) -> dict[str, Any]:
 
 
 def test_private_image_needs_the_right_secret(
-        distribution_basic: Distribution, image_factory: ImageFactory, tmp_path: Path) -> None:
+        distribution_basic: Distribution, image_factory: ImageFactory,
+        runtime: ImageService) -> None:
     password = distribution_basic.users["alice"]
-    push(image_factory, distribution_basic, "private", credential=Credential("alice", password))
-    image = f"{distribution_basic.host}/private:v1"
+    repo = f"private-{runtime.name}"
+    push(image_factory, distribution_basic, repo, credential=Credential("alice", password))
+    image = f"{distribution_basic.host}/{repo}:v1"
 
-    m, _rec, _ = manager(tmp_path / "no-secret")
+    m, _rec, _ = manager(runtime)
     denied = ensure(m, image, PullPolicy.IF_NOT_PRESENT)
     assert denied.error is ImageError.PULL
-    assert "401" in denied.message or "unauthorized" in denied.message.lower()
+    assert "401 Unauthorized" in denied.message  # both runtimes carry the registry's answer
     assert password not in denied.message
 
-    m2, rec2, _ = manager(tmp_path / "wrong-then-right")
+    m2, rec2, _ = manager(runtime)
     wrong = _secret("wrong", distribution_basic.host, "alice", "not-the-password")
     right = _secret("right", distribution_basic.host, "alice", password)
     # Both match the same key: the kubelet tries each until one works.
