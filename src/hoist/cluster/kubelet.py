@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from hoist.node.events import ObjectRef
 from hoist.node.gofmt import go_duration
 from hoist.node.image_manager import EnsureResult, ImageManager, PodIdentity
 from hoist.node.puller import make_puller
+from hoist.node.pullmanager import ImagePullManager
 from hoist.node.runtime import (
     ContainerRuntime,
     ContainerSpec,
@@ -72,9 +73,7 @@ class KubeletConfig:
     registry_burst: int = 10
     node_dir: Path | None = None
     # KEP-2535: a PullManager (hoist.node.pullmanager) or None for the feature off.
-    pull_manager: Any = None
-    pull_credentials_for_manager: Callable[..., Any] | None = None
-    credentials_used_record: Callable[..., Any] | None = None
+    pull_manager: ImagePullManager | None = None
 
     image_gc: bool = True
 
@@ -165,9 +164,7 @@ class Kubelet:
         keyring = node_keyring(node_config_files(config.node_dir))
         self.image_manager = ImageManager(
             images, self.puller, self.image_backoff, self.recorder, keyring,
-            pull_manager=config.pull_manager,
-            pull_credentials_for_manager=config.pull_credentials_for_manager,
-            credentials_used_record=config.credentials_used_record)
+            pull_manager=config.pull_manager)
         self._pods: dict[str, _PodState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()

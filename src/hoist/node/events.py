@@ -24,10 +24,10 @@ STARTED_CONTAINER = "Started"
 KILLING_CONTAINER = "Killing"
 BACK_OFF_START_CONTAINER = "BackOff"
 FAILED_TO_RETRIEVE_PULL_SECRET = "FailedToRetrieveImagePullSecret"
-SANDBOX_CHANGED = "SandboxChanged"
 FAILED_CREATE_POD_SANDBOX = "FailedCreatePodSandBox"
 FREE_DISK_SPACE_FAILED = "FreeDiskSpaceFailed"
 IMAGE_GC_FAILED = "ImageGCFailed"
+INVALID_DISK_CAPACITY = "InvalidDiskCapacity"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,12 @@ from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from hoist.errors import InputError
+from hoist.node.events import (
+    FREE_DISK_SPACE_FAILED,
+    IMAGE_GC_FAILED,
+    INVALID_DISK_CAPACITY,
+    WARNING,
+)
 from hoist.node.gofmt import aggregate_message, go_duration
 from hoist.node.runtime import FsUsage, ImageService, RuntimeFailure
 
@@ -32,11 +38,6 @@ DEFAULT_MIN_AGE = 120.0
 DEFAULT_MAX_AGE = 0.0
 DEFAULT_PERIOD = 300.0
 
-# pkg/kubelet/events/event.go reasons.
-FREE_DISK_SPACE_FAILED = "FreeDiskSpaceFailed"
-IMAGE_GC_FAILED = "ImageGCFailed"
-INVALID_DISK_CAPACITY = "InvalidDiskCapacity"
-WARNING = "Warning"
 
 
 class InvalidGCPolicy(InputError):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from hoist.auth.keyring import Keyring
 from hoist.core.policy import PullPolicy, apply_default_image_tag, go_quote
@@ -25,6 +25,7 @@ from hoist.node.credentials import TrackedCredential, pull_credentials
 from hoist.node.events import EventRecorder, ObjectRef
 from hoist.node.gofmt import go_duration_ms
 from hoist.node.puller import ImagePuller
+from hoist.node.pullmanager import ImagePullManager, credentials_used, pod_credentials
 from hoist.node.runtime import ImageService, RuntimeFailure
 
 # A node sees the same few images over and over: parsing and quoting them once keeps
@@ -65,20 +66,6 @@ class PodIdentity:
     name: str
 
 
-class PullManager(Protocol):
-    """KEP-2535's pulled-image credential records (hoist.node.pullmanager)."""
-
-    def record_pull_intent(self, image: str) -> None: ...
-
-    def record_image_pulled(self, image: str, image_ref: str,
-                            credentials: Any) -> None: ...
-
-    def record_image_pull_failed(self, image: str) -> None: ...
-
-    def must_attempt_image_pull(self, image: str, image_ref: str,
-                                get_pod_credentials: Callable[[], Any]) -> bool: ...
-
-
 def classify_pull_error(image: str, text: str) -> tuple[str, ImageError]:
     """``evalCRIPullErr``: runtime errors that start with RegistryUnavailable or
     SignatureValidationFailed keep that reason, with a sentence of their own; every other
@@ -95,28 +82,14 @@ def classify_pull_error(image: str, text: str) -> tuple[str, ImageError]:
 class ImageManager:
     def __init__(self, runtime: ImageService, puller: ImagePuller, backoff: Backoff,
                  recorder: EventRecorder, node_keyring: Keyring | None = None,
-                 pull_manager: PullManager | None = None,
-                 pull_credentials_for_manager: Callable[
-                     [Sequence[TrackedCredential]], Any] | None = None,
-                 credentials_used_record: Callable[[TrackedCredential | None], Any]
-                 | None = None) -> None:
+                 pull_manager: ImagePullManager | None = None) -> None:
         self.runtime = runtime
         self.puller = puller
         self.backoff = backoff
         self.recorder = recorder
         self.node_keyring = node_keyring or Keyring(())
+        # KEP-2535's pulled-image records (hoist.node.pullmanager); None: the feature off.
         self.pull_manager = pull_manager
-        # Converters between tracked credentials and the pull manager's records. They must
-        # come with a pull manager: recording a Secret's pull as "no credentials" would let
-        # every pod use the image.
-        if pull_manager is not None and (pull_credentials_for_manager is None or
-                                         credentials_used_record is None):
-            from hoist.node.pullmanager import credentials_used, pod_credentials
-
-            pull_credentials_for_manager = pull_credentials_for_manager or pod_credentials
-            credentials_used_record = credentials_used_record or credentials_used
-        self._pod_credentials = pull_credentials_for_manager
-        self._used_record = credentials_used_record
         self._prev_pull_errors: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -160,11 +133,10 @@ class ImageManager:
                 msg = f"Container image {_q(requested_image)} already present on machine"
                 self._event(ref, events.NORMAL, events.PULLED_IMAGE, msg)
                 return EnsureResult(image_ref, msg)
-            convert = self._pod_credentials
             try:
                 must_pull = self.pull_manager.must_attempt_image_pull(
                     requested_image, image_ref,
-                    lambda: convert(lookup()) if convert else ([], None))
+                    lambda: pod_credentials(lookup()))
             except HoistError as e:  # a Secret that does not decode, an unwritable record
                 return EnsureResult("", str(e), ImageError.PULL)
             if not must_pull:
@@ -236,8 +208,8 @@ class ImageManager:
         finally:
             if self.pull_manager is not None:
                 if succeeded:
-                    record = self._used_record(used) if self._used_record else None
-                    self.pull_manager.record_image_pulled(requested_image, image_ref, record)
+                    self.pull_manager.record_image_pulled(requested_image, image_ref,
+                                                          credentials_used(used))
                 else:
                     self.pull_manager.record_image_pull_failed(requested_image)
 

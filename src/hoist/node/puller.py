@@ -10,6 +10,7 @@ failures are reported as one aggregated error, formatted as apimachinery's
 
 from __future__ import annotations
 
+import abc
 import queue
 import threading
 import time
@@ -86,18 +87,20 @@ def pull_with_credentials(runtime: ImageService, image: str,
     raise PullFailure(aggregate_message(failures))
 
 
-class ImagePuller:
-    """Base: ``pull`` returns a future that resolves to a PullResult (never raises)."""
+class ImagePuller(abc.ABC):
+    """``pull`` returns a future that resolves to a PullResult (never raises)."""
 
     def __init__(self, runtime: ImageService, limiter: TokenBucket | None = None) -> None:
         self.runtime = runtime
         self.limiter = limiter
 
+    @abc.abstractmethod
     def pull(self, image: str, credentials: Sequence[TrackedCredential]) -> Future[PullResult]:
-        raise NotImplementedError
+        """Queue or start the pull."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        pass
+        """Stop the puller's workers."""
 
     def _do_pull(self, image: str, credentials: Sequence[TrackedCredential]) -> PullResult:
         if self.limiter is not None and not self.limiter.try_accept():
@@ -164,6 +167,9 @@ class ParallelImagePuller(ImagePuller):
 
         threading.Thread(target=work, name="image-pull", daemon=True).start()
         return future
+
+    def close(self) -> None:
+        """Nothing to stop: each pull's thread ends with its pull."""
 
 
 def make_puller(runtime: ImageService, *, max_parallel_image_pulls: int = 0,
