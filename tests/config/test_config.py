@@ -65,3 +65,36 @@ def test_find_config_prefers_hoist_yaml(tmp_path: Path) -> None:
     (tmp_path / "hoist.yaml").write_text("kind: Config\n")
     assert find_config(directory=str(tmp_path)) == str(tmp_path / "hoist.yaml")
     assert find_config("x.yaml", str(tmp_path)) == "x.yaml"
+
+
+def test_model_is_frozen_and_hashable(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, (
+        "apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  tagPolicy: {sha256: {}}\n"
+        "  artifacts:\n  - image: a\n    docker: {buildArgs: {X: '1'}}\n    sync: {infer: [x]}\n"
+        "profiles:\n- name: p\n  build: {local: {push: true}}\n")))
+    assert hash(cfg) == hash(load_config(cfg.path))
+    assert cfg == load_config(cfg.path)
+    with pytest.raises(AttributeError):
+        cfg.artifacts[0].image = "b"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.artifacts[0].docker.build_args["X"] = "2"  # type: ignore[index,union-attr]
+
+
+def test_a_config_with_builders_hoist_lacks_still_explains(tmp_path: Path) -> None:
+    from hoist.explain import explain
+    from hoist.manifests.source import read_source
+
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - {name: app, image: java/app}\n")
+    cfg = load_config(write(tmp_path, (
+        "apiVersion: skaffold/v2beta29\nkind: Config\nbuild:\n  artifacts:\n"
+        "  - image: java/app\n    jib: {}\n    imagePullPolicy: Never\n"
+        "deploy:\n  kubectl:\n    manifests: [k8s/pod.yaml]\n")))
+    sources = [read_source(p, Path(p).read_bytes()) for p in cfg.manifest_paths()]
+    [row] = explain(sources, cfg)
+    assert (row.effective_policy, row.policy_source) == ("Never", "hoist-config")
+    with pytest.raises(InputError, match=r"skaffold.yaml:6: not supported yet: "
+                                         r"build.artifacts\[0\]\.jib$"):
+        cfg.require_supported("build", cfg.artifacts[0])
