@@ -14,7 +14,7 @@ from hoist.manifests import SourceFile, read_source
 # Real registries, token server, fault proxy, image builders: see tests/support/fixtures.py.
 # containerd (CRI) and its test images: see tests/support/cri_fixtures.py.
 pytest_plugins = ["tests.support.fixtures", "tests.support.cri_fixtures",
-                  "tests.support.registry_server_fixtures"]
+                  "tests.support.registry_server_fixtures", "tests.support.dockerd"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"

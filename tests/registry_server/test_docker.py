@@ -5,89 +5,18 @@ push (same digests as Distribution), and login with Basic and token auth."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.registry_server._helpers import unique
 from tests.support.distribution import Distribution
+from tests.support.dockerd import Dockerd
 from tests.support.images import ImageFactory
 from tests.support.registry_server_fixtures import HoistRegistry
 from tests.support.skopeo import Skopeo
-
-MISSING_DOCKER = "dockerd/docker not installed (Debian package docker.io)"
-START_TIMEOUT = 30.0
-
-
-@dataclass
-class Dockerd:
-    socket: Path
-    config: Path  # DOCKER_CONFIG of the CLI calls
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def run(self, *args: str, stdin: str | None = None, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        out = subprocess.run(["docker", "-H", f"unix://{self.socket}", *args], input=stdin,
-                             capture_output=True, text=True, timeout=timeout,
-                             env={**os.environ, "DOCKER_CONFIG": str(self.config),
-                                  "DOCKER_BUILDKIT": "0"})
-        if check and out.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)}: exit {out.returncode}: "
-                                 f"{out.stderr[-1500:]}")
-        return out
-
-
-@pytest.fixture(scope="module")
-def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
-    binary = shutil.which("dockerd")
-    if binary is None or shutil.which("docker") is None:
-        pytest.skip(reason=MISSING_DOCKER)
-    workdir = tmp_path_factory.mktemp("dockerd")
-    # a short path: the daemon's unix sockets must fit in 108 bytes
-    short = Path(f"/tmp/hd-{os.getpid()}-{workdir.name[-8:]}")
-    short.mkdir(exist_ok=True)
-    socket = short / "docker.sock"
-    log = workdir / "dockerd.log"
-    (workdir / "config").mkdir()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "--data-root", str(workdir / "data"), "--exec-root", str(short / "exec"),
-             "--pidfile", str(short / "dockerd.pid"), "--host", f"unix://{socket}",
-             "--bridge=none", "--iptables=false", "--ip6tables=false",
-             "--storage-driver", "vfs"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    daemon = Dockerd(socket, workdir / "config", proc, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if socket.exists() and daemon.run("version", check=False, timeout=10).returncode == 0:
-            break
-        time.sleep(0.2)
-    else:
-        proc.terminate()
-        proc.wait(timeout=30)
-    if proc.poll() is not None:
-        tail = log.read_text(errors="replace")[-600:]
-        shutil.rmtree(short, ignore_errors=True)
-        pytest.skip(reason=f"dockerd (Debian package docker.io) did not start: {tail}")
-    try:
-        yield daemon
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        shutil.rmtree(short, ignore_errors=True)
 
 
 def _repo_digests(dockerd: Dockerd, ref: str) -> list[str]:
