@@ -10,14 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test check unit bench deps system-deps peers clean
 
 demo: deps
-	@echo "== hoist explain examples/seed (as the API server defaults it)"
-	$(BIN)/hoist explain examples/seed
-	@echo
-	@echo "== hoist explain --config examples/seed/skaffold.yaml (as hoist deploys it)"
-	$(BIN)/hoist explain --config examples/seed/skaffold.yaml
-	@echo
-	@echo "== hoist lint examples/seed"
-	$(BIN)/hoist lint examples/seed
+	@scripts/demo
 
 test: deps peers check unit
 

@@ -9,7 +9,14 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import lint_checkov, registry_load, registry_pull, registry_push, render_kustomize
+from bench import (
+    build_rebuild,
+    lint_checkov,
+    registry_load,
+    registry_pull,
+    registry_push,
+    render_kustomize,
+)
 from bench.context import (
     DEFAULT_CHECKOV,
     DEFAULT_CORPUS,
@@ -25,6 +32,8 @@ BENCHMARKS: dict[str, Callable[[Context], Plan]] = {
     registry_pull.NAME: registry_pull.build,
     registry_push.NAME: registry_push.build,
     registry_load.NAME: registry_load.build,
+    build_rebuild.NAME: build_rebuild.build,
+    build_rebuild.NOCHANGE: build_rebuild.build_nochange,
 }
 
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results"

@@ -56,6 +56,7 @@ class Inputs:
 class ExplainResult:
     rows: list[ExplainRow]
     problems: list[SourceProblem] = field(default_factory=list)
+    config: Config | None = None
 
 
 @dataclass(slots=True)
@@ -103,12 +104,19 @@ def read_inputs(
 
 
 def explain(paths: Sequence[str] = (), config: str | None = None,
-            stdin: bytes | None = None) -> ExplainResult:
+            stdin: bytes | None = None,
+            builds: Sequence[Mapping[str, object]] | None = None) -> ExplainResult:
+    """``builds``: build.json entries, so each artifact's row shows its built reference."""
     from hoist.explain import document_wanted
     from hoist.explain import explain as explain_sources
 
     inputs = read_inputs(paths, resolve_config(config, paths), document_wanted, stdin)
-    return ExplainResult(explain_sources(inputs.files, inputs.config), inputs.problems)
+    built: dict[str, str] = {}
+    for b in builds or ():
+        artifact = inputs.config.artifact_for(str(b["imageName"])) if inputs.config else None
+        built[artifact.name if artifact else str(b["imageName"])] = str(b["tag"])
+    return ExplainResult(explain_sources(inputs.files, inputs.config, built), inputs.problems,
+                         inputs.config)
 
 
 def lint(paths: Sequence[str] = (), config: str | None = None, local_cluster: bool = False,
@@ -128,18 +136,33 @@ def render(
     pull_policy: PullPolicy | None = None,
     override: bool = False,
     stdin: bytes | None = None,
+    builds: Sequence[Mapping[str, object]] | None = None,
+    digest_source: str = "local",
+    annotate: bool = True,
 ) -> RenderResult:
     """``images`` maps a repository (or config artifact) to its built reference; a list of
-    ``ARTIFACT=REF`` strings is accepted too."""
-    from hoist.render import build_rules, document_filter, parse_image_args
+    ``ARTIFACT=REF`` strings is accepted too. ``builds`` are build.json entries
+    (``imageName``, ``tag``); ``digest_source`` as ``hoist render --digest-source``."""
+    from hoist.render import build_rules, document_filter, parse_image_args, rules_from_builds
     from hoist.render import render as render_sources
 
     image_map = dict(images) if isinstance(images, Mapping) else parse_image_args(images)
     cfg = resolve_config(config, paths)
     rules = build_rules(image_map, cfg, pull_policy, override)
+    if builds is not None:
+        rules += rules_from_builds(builds, cfg, digest_source,
+                                   _remote_digest if digest_source == "remote" else None,
+                                   annotate)
     want: DocumentFilter = document_filter(rules) if rules else _nothing
     inputs = read_inputs(paths, cfg, want, stdin)
     return RenderResult(render_sources(inputs.files, rules), inputs.problems)
+
+
+def _remote_digest(ref: str) -> str:
+    """The digest a registry serves for ``ref`` now (one HEAD)."""
+    from hoist.transfer.ops import resolve
+
+    return str(resolve(ref).digest)
 
 
 def _nothing(piece: str) -> bool:

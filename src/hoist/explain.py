@@ -8,7 +8,7 @@ start, and notes for the traps users keep hitting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,9 +52,17 @@ class ExplainRow:
     pull_secrets: list[str]
     node_action: str
     notes: list[str] = field(default_factory=list)
+    # with a config: the artifact this image is, and the reference it was built as
+    artifact: str | None = None
+    built_reference: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, with_build: bool = False) -> dict[str, Any]:
+        """DESIGN.md's columns; ``artifact`` and ``built_reference`` too when a config is
+        in use."""
+        out = asdict(self)
+        if not with_build:
+            del out["artifact"], out["built_reference"]
+        return out
 
 
 # Only documents that can hold a pod spec or a ServiceAccount need parsing.
@@ -115,6 +123,7 @@ def explain_site(
     site: ImageSite,
     accounts: dict[tuple[str, str], list[str]],
     config: Config | None = None,
+    built: Mapping[str, str] | None = None,
 ) -> ExplainRow:
     image = site.image or ""
     declared = site.declared_policy
@@ -157,12 +166,17 @@ def explain_site(
         pull_secrets=secrets,
         node_action=describe_policy(eff.policy) if eff.policy else "pod rejected by the API server",
         notes=notes,
+        artifact=artifact.name if artifact else None,
+        built_reference=(built or {}).get(artifact.name) if artifact else None,
     )
 
 
-def explain(sources: Sequence[SourceFile], config: Config | None = None) -> list[ExplainRow]:
+def explain(sources: Sequence[SourceFile], config: Config | None = None,
+            built: Mapping[str, str] | None = None) -> list[ExplainRow]:
+    """``built`` maps an artifact's name to its built reference (from build.json)."""
     accounts = service_account_secrets(sources)
-    return [explain_site(site, accounts, config) for site in iter_image_sites(list(sources))]
+    return [explain_site(site, accounts, config, built)
+            for site in iter_image_sites(list(sources))]
 
 
 __all__ = ["COLUMNS", "ContainerType", "ExplainRow", "document_wanted", "explain"]

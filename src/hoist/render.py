@@ -7,8 +7,9 @@ down to comments, quoting and document separators, stays byte for byte as it was
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hoist.config import Config
 from hoist.core.policy import PullPolicy
@@ -52,6 +53,65 @@ def build_rules(
                                    artifact.override_policy or override, artifact.name))
         else:
             rules.append(ImageRule(key, ref, pull_policy, override, key))
+    return rules
+
+
+DIGEST_SOURCES = ("local", "remote", "tag", "none")
+
+
+def rules_from_builds(
+    builds: Sequence[Mapping[str, Any]],
+    config: Config | None = None,
+    digest_source: str = "local",
+    remote_digest: Callable[[str], str] | None = None,
+    annotate: bool = True,
+) -> list[ImageRule]:
+    """Rules from build.json entries (``imageName`` → ``tag``, where tag is
+    ``repo:tag@digest``), with each artifact's pull policy from the config.
+
+    ``digest_source`` says where the pinned digest comes from: ``local`` the build's own
+    (no network), ``remote`` what the registry serves for the tag now (``remote_digest``
+    asks it), ``tag`` none (``repo:tag``), ``none`` no rewriting at all."""
+    if digest_source not in DIGEST_SOURCES:
+        raise InputError(f"--digest-source {digest_source!r}: want one of "
+                         f"{', '.join(DIGEST_SOURCES)}")
+    if digest_source == "none":
+        return []
+    rules: list[ImageRule] = []
+    for b in builds:
+        name, ref = str(b["imageName"]), str(b["tag"])
+        try:
+            parsed = parse_normalized_named(ref)
+        except ReferenceError as e:
+            raise InputError(f"build artifact {name!r}: tag {ref!r}: {e}") from None
+        tag = parsed.tag
+        digest = str(parsed.digest) if parsed.digest else ""
+        familiar = ref.split("@", 1)[0]
+        if tag and familiar.endswith(":" + tag):
+            familiar = familiar[: -len(tag) - 1]
+        tagged = f"{familiar}:{tag}" if tag else familiar
+        if digest_source == "remote":
+            if remote_digest is None:
+                raise InputError("--digest-source remote needs a registry lookup")
+            digest = remote_digest(tagged)
+        elif digest_source == "tag":
+            digest = ""
+        new_image = f"{tagged}@{digest}" if digest else tagged
+        artifact = config.artifact_for(name) if config else None
+        origin: dict[str, object] | None = None
+        if annotate:
+            origin = {"artifact": artifact.name if artifact else name}
+            if tag:
+                origin["tag"] = tag
+            if digest:
+                origin["digest"] = digest
+            extra = b.get("origin")
+            if isinstance(extra, Mapping):
+                origin.update({str(k): v for k, v in extra.items()})
+        rules.append(ImageRule(artifact.image if artifact else name, new_image,
+                               artifact.pull_policy if artifact else None,
+                               artifact.override_policy if artifact else False,
+                               artifact.name if artifact else name, origin))
     return rules
 
 

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
         "the pull secrets after ServiceAccount admission, the node's action, and notes.",
     )
     add_input_arguments(p)
+    p.add_argument("--build-artifacts", "-a", metavar="FILE",
+                   help="build.json from `hoist build --file-output`: show each artifact's "
+                        "built reference")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
     p.set_defaults(func=run)
 
@@ -31,16 +34,27 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from hoist.api import explain
 
-    result = explain(args.paths, args.config)
+    builds = None
+    if args.build_artifacts:
+        from hoist.build.runner import read_build_json
+
+        builds = read_build_json(args.build_artifacts)
+    result = explain(args.paths, args.config, builds=builds)
     report_problems(result.problems)
-    rows = [r.to_dict() for r in result.rows]
+    with_build = result.config is not None
+    rows = [r.to_dict(with_build) for r in result.rows]
     if args.output == "json":
         print_json(rows)
     else:
         for r in rows:
             r["where"] = f"{r['file']}:{r['line']}"
             r["resource"] = f"{r['kind']}/{r['name']}"
-        print_table(rows, TABLE_COLUMNS, headers=TABLE_HEADERS)
+        columns: tuple[str, ...] = TABLE_COLUMNS
+        headers: tuple[str, ...] = TABLE_HEADERS
+        if with_build:
+            columns += ("artifact", "built_reference")
+            headers += ("artifact", "built")
+        print_table(rows, columns, headers=headers)
         noted = [r for r in rows if r["notes"]]
         if noted:
             sys.stdout.write("\nNOTES\n")

@@ -27,11 +27,46 @@ def register(sub: Any) -> None:
                    help="policy to inject on rewritten containers that declare none")
     p.add_argument("--override-policy", action="store_true",
                    help="replace an explicit policy on rewritten containers too")
+    p.add_argument("--build-artifacts", "-a", metavar="FILE",
+                   help="build.json from `hoist build --file-output` (Skaffold's shape); "
+                        "without it and without --images, the config's artifacts are built "
+                        "first")
+    p.add_argument("--digest-source", choices=("local", "remote", "tag", "none"),
+                   default="local",
+                   help="where pinned digests come from: the build (local, default), the "
+                        "registry now (remote), nowhere (tag: repo:tag), or no rewriting "
+                        "(none)")
+    p.add_argument("--origin-annotation", choices=("true", "false"), default="true",
+                   help="record each rewritten image's origin (artifact, tag, digest, git "
+                        "commit, dirty) in the resource's hoist.dev/images annotation")
+    p.add_argument("--profile", "-p", dest="profiles", action="append", default=[],
+                   metavar="NAME", help="activate a config profile (when building first)")
+    p.add_argument("--default-repo", "-d", metavar="REPO",
+                   help="when building first: push under this repository prefix")
     p.add_argument("-o", "--output-dir", metavar="DIR",
                    help="write each file under DIR (relative paths kept) instead of stdout")
     p.add_argument("--check", action="store_true",
                    help="print a diff and exit 1 when the output would differ from the input")
     p.set_defaults(func=run)
+
+
+def _builds(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """build.json entries: read from --build-artifacts, or made by building the config's
+    artifacts first (as `skaffold render` does) when neither it nor --images is given."""
+    from hoist.build.runner import read_build_json
+
+    if args.build_artifacts:
+        return read_build_json(args.build_artifacts)
+    if args.images or args.digest_source == "none" or (args.paths and not args.config):
+        return None
+    from hoist.build.runner import build_artifacts
+    from hoist.cli.cmd_build import load, options_from_args
+
+    args.config = args.config or None
+    config = load(args)
+    args.config = config.path
+    report = build_artifacts(config, options_from_args(args))
+    return report.build_json()["builds"]  # type: ignore[no-any-return]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from hoist.render import write_atomically
 
     policy = PullPolicy(args.pull_policy) if args.pull_policy else None
-    result = render(args.paths, args.images, args.config, policy, args.override_policy)
+    builds = _builds(args)
+    result = render(args.paths, args.images, args.config, policy, args.override_policy,
+                    builds=builds, digest_source=args.digest_source,
+                    annotate=args.origin_annotation == "true")
     report_problems(result.problems)
     rendered, problems = result.files, result.problems
     if args.check:

@@ -10,6 +10,7 @@ from typing import Any
 
 from hoist import __version__
 from hoist.cli import (
+    cmd_build,
     cmd_cluster,
     cmd_explain,
     cmd_image,
@@ -23,7 +24,8 @@ from hoist.cli.output import EXIT_BAD_INPUT, error
 from hoist.errors import InputError, OperationError
 
 # Verb → module; each module's register() adds exactly that verb's sub-parser.
-COMMANDS: dict[str, Any] = {"image": cmd_image, "explain": cmd_explain, "lint": cmd_lint,
+COMMANDS: dict[str, Any] = {"build": cmd_build, "image": cmd_image, "explain": cmd_explain,
+                            "lint": cmd_lint,
                             "render": cmd_render, "secret": cmd_secret,
                             "registry": cmd_registry_serve, "cluster": cmd_cluster}
 # The registry verbs share one module; its register() takes the verb's name.

@@ -65,3 +65,12 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+def host_platform() -> Platform:
+    """The platform this machine runs (what a node pulls and a build targets)."""
+    import platform
+
+    machine = platform.machine() or "amd64"
+    system = platform.system().lower() or "linux"
+    return Platform(system, machine).normalized()

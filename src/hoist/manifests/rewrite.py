@@ -19,7 +19,7 @@ import yaml
 from hoist.core.policy import PullPolicy
 from hoist.core.reference import repository_name
 from hoist.manifests.source import SourceFile
-from hoist.manifests.workloads import ImageSite, iter_image_sites
+from hoist.manifests.workloads import ImageSite, Resource, get, iter_image_sites
 
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./:@+-]*")
 
@@ -35,6 +35,13 @@ class ImageRule:
     policy: PullPolicy | None = None
     override: bool = False
     artifact: str = ""
+    # where the built image came from (git commit, dirty, tag, digest…): recorded in the
+    # resource's ORIGIN_ANNOTATION when set, as kbld records its kbld.k14s.io/images
+    origin: Mapping[str, object] | None = None
+
+
+# One annotation per rewritten resource: a JSON list, one entry per rewritten image.
+ORIGIN_ANNOTATION = "hoist.dev/images"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +178,42 @@ def _policy_edit(site: ImageSite, policy: PullPolicy, text: str) -> Edit | None:
     return Edit(eol + 1, eol + 1, line + nl)
 
 
+def _origin_edit(resource: Resource, entries: list[Mapping[str, object]], text: str
+                 ) -> Edit | None:
+    """The origin annotation on the resource's metadata: its value replaced when present,
+    else a new first pair of ``metadata.annotations`` (created when absent), at the
+    indentation of the pairs around it. Flow-style metadata (JSON) is left alone."""
+    value = "'" + json.dumps(entries, separators=(",", ":")).replace("'", "''") + "'"
+    meta = get(resource.node, "metadata")
+    if not isinstance(meta, yaml.MappingNode) or meta.flow_style or not meta.value:
+        return None
+    doc = resource.doc
+    nl = _newline_of(text)
+    annotations = get(meta, "annotations")
+    if isinstance(annotations, yaml.MappingNode) and annotations.value:
+        if annotations.flow_style:
+            return None
+        for k, v in annotations.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == ORIGIN_ANNOTATION:
+                start, end = doc.span(v)
+                return Edit(start, end, value)
+        first = annotations.value[0][0]
+        start = doc.span(first)[0]
+        indent = " " * first.start_mark.column
+        return Edit(start, start, f"{ORIGIN_ANNOTATION}: {value}{nl}{indent}")
+    if annotations is not None:
+        return None  # `annotations: {}` or null: not worth a rewrite of the pair
+    first = meta.value[0][0]
+    start = doc.span(first)[0]
+    indent = " " * first.start_mark.column
+    return Edit(start, start, f"annotations:{nl}{indent}  {ORIGIN_ANNOTATION}: {value}{nl}"
+                              f"{indent}")
+
+
 def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit], list[Change]]:
     edits: list[Edit] = []
     changes: list[Change] = []
+    origins: dict[int, tuple[Resource, list[Mapping[str, object]]]] = {}
     for site in iter_image_sites([source]):
         image = site.image
         if image is None or site.image_node is None:
@@ -201,6 +241,16 @@ def plan(source: SourceFile, rules: Mapping[str, ImageRule]) -> tuple[list[Edit]
                     rule.policy.value, declared, source.text[start:end])))
                 written, replaced = rule.policy, True
         changes.append(Change(site, image, rule.new_image, written, replaced))
+        if rule.origin is not None:
+            resource = site.pod.resource
+            entry = {"image": rule.new_image, **rule.origin}
+            listed = origins.setdefault(id(resource.node), (resource, []))[1]
+            if entry not in listed:
+                listed.append(entry)
+    for resource, entries in origins.values():
+        edit = _origin_edit(resource, entries, source.text)
+        if edit is not None:
+            edits.append(edit)
     return edits, changes
 
 

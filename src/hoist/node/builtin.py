@@ -71,7 +71,7 @@ class BuiltinRuntime:
 
     def __init__(self, store_root: Path | str, *, platform: Platform | None = None,
                  insecure: bool = False) -> None:
-        from hoist.transfer.ops import host_platform
+        from hoist.core.platform import host_platform
 
         self.store_root = Path(store_root)
         self.platform = platform or host_platform()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
-import ipaddress
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from hoist.registry.errors import (
     Unauthorized,
     decode_error,
 )
+from hoist.registry.probe import is_local_host
 
 log = logging.getLogger("hoist.registry")
 
@@ -62,20 +62,6 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         d: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return d * (0.5 + random.random() / 2)
-
-
-def is_local_host(host: str) -> bool:
-    """localhost and loopback addresses, which containerd reaches over plain HTTP."""
-    if host.startswith("["):  # [v6] or [v6]:port
-        name = host[1:].split("]", 1)[0]
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def api_host(registry: str) -> str:

@@ -9,20 +9,14 @@ from typing import Any
 
 from hoist.core.digest import Digest
 from hoist.core.manifest import Descriptor, Manifest
-from hoist.core.platform import Platform
+from hoist.core.platform import (
+    Platform,
+    host_platform,
+)
 from hoist.errors import InputError, OperationError
 from hoist.registry.transport import Transport
 from hoist.transfer.copy import Options, Session, run, select_platform, with_secrets
 from hoist.transfer.names import ImageName, parse_image_name, parse_reference
-
-
-def host_platform() -> Platform:
-    """The platform this machine runs (what a node would pull for)."""
-    import platform
-
-    machine = platform.machine() or "amd64"
-    system = platform.system().lower() or "linux"
-    return Platform(system, machine).normalized()
 
 
 @dataclass(slots=True)
