@@ -88,10 +88,12 @@ def _steps(ctx: Context, registry: Registry, prep: dict[str, Any], change: bool
 
     peer = Variant("buildah", "peer", (
         *edit(peer_dir),
-        Step((*storage, "bud", "--layers", "--quiet", "-t", "bench-peer", str(peer_dir))),
+        Step((*storage, "bud", "--layers", "--quiet", "--tls-verify=false", "-t", "bench-peer",
+              str(peer_dir))),
         Step((*storage, "push", "--quiet", "--tls-verify=false", "bench-peer",
               f"docker://{registry.host}/bench/peer:latest")),
-    ), description="buildah bud --layers -t IMG CTX; buildah push IMG docker://REG/REPO")
+    ), description="buildah bud --layers -t IMG CTX; buildah push IMG docker://REG/REPO "
+       "(--tls-verify=false: a local registry over HTTP)")
     hoist = Variant("hoist-build", "hoist", (
         *edit(hoist_dir),
         Step((str(ctx.hoist), "build", "-f", str(hoist_dir / "hoist.yaml"), "--push",

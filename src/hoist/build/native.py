@@ -296,7 +296,6 @@ class _NativeBuild:
         it is there, else pulled from its registry first: ``docker build``'s and
         ``buildah bud``'s default (pull when missing), so a base made locally (such as
         ``localhost/busybox:static``) needs no registry."""
-        from hoist.transfer.copy import Options, copy
         from hoist.transfer.names import ImageName, parse_reference
 
         try:
@@ -307,6 +306,8 @@ class _NativeBuild:
         record = self.store.lookup(name)
         stale = record is not None and ref.digest is not None and record.digest != ref.digest
         if record is None or stale or not self.store.blobs.has(record.digest):
+            from hoist.transfer.copy import Options, copy  # the HTTP stack, only to pull
+
             registry = ref.domain
             options = Options(platform=platform, store=self.store,
                               insecure=registry in self.request.insecure_registries,

@@ -32,6 +32,9 @@ from hoist.errors import HoistError, InputError, OperationError
 from hoist.store.store import ContentStore
 
 CACHE_VERSION = "hoist-artifact-cache-v1"
+# Pushes whose missing blobs add up to more than this go through the full (streaming)
+# client; below it the blobs are read whole, which suits the dev loop's one small layer.
+QUICK_PUSH_LIMIT = 64 << 20
 ArtifactLog = Callable[[str, str], None]
 
 
@@ -328,6 +331,10 @@ class _Run:
         workers = limit if limit and limit > 0 else max(1, len(artifacts))
         with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hoist-build") as ex:
             for wave in waves:
+                if len(wave) == 1 or workers == 1:
+                    for a in wave:  # no thread hop for one artifact at a time
+                        self.results[a.image] = self.one(a)
+                    continue
                 futures = {ex.submit(self.one, a): a for a in wave}
                 error: BaseException | None = None
                 for fut in cf.as_completed(futures):
@@ -464,34 +471,61 @@ class _Run:
             store.record(name, manifest)
         return digest
 
-    def _already_there(self, artifact: Artifact, repository: str, tag: str, digest: Digest,
-                       policy: PullPolicy | None) -> bool:
-        """Whether the registry already serves ``repository:tag`` as ``digest`` (and, for
-        Always, by digest too), asked with one anonymous HEAD each; False when it does not
-        or cannot say, and the full push path decides."""
-        from hoist.registry.probe import ProbeUnavailable, manifest_digest
+    def _check_tag_move(self, artifact: Artifact, repository: str, tag: str, current: str,
+                        digest: Digest) -> None:
+        """A tag is never moved to another digest unless forced."""
+        if current == str(digest):
+            return
+        if not self.options.force_tag:
+            raise TagCollision(
+                f"{artifact.name}: refusing to move tag {repository}:{tag} from {current} to "
+                f"{digest}: another build already owns it (use --force-tag to move it)")
+        self.log(artifact)(f"moving {repository}:{tag} from {current} (--force-tag)")
+
+    def _quick_push(self, store: ContentStore, artifact: Artifact, repository: str, tag: str,
+                    digest: Digest, policy: PullPolicy | None) -> bool:
+        """The push over anonymous plain requests (registry.probe): what a local dev
+        registry needs, without the full client's start-up. False when the registry wants
+        more (credentials, redirects) or the upload is big; the full client then pushes."""
+        from hoist.registry.probe import ProbeUnavailable, QuickSession
 
         registry, _, path = repository.partition("/")
         if registry == "docker.io":
-            return False  # Docker Hub wants a token even for a HEAD: the full client asks
-        insecure = registry in self.insecure
+            return False  # Docker Hub wants a token even for a HEAD
+        log = self.log(artifact)
+        manifest = store.manifest(digest)
         try:
-            if manifest_digest(registry, path, tag, insecure=insecure) != str(digest):
-                return False
-            log = self.log(artifact)
-            log(f"registry already has {repository}:{tag}@{digest}")
-            if policy is PullPolicy.ALWAYS:
-                if manifest_digest(registry, path, str(digest), insecure=insecure) != \
-                        str(digest):
-                    return False
-                log(f"verified: the registry serves {repository}@{digest} (policy Always)")
+            with QuickSession(registry, insecure=registry in self.insecure) as quick:
+                current = quick.manifest_digest(path, tag)
+                if current is not None:
+                    self._check_tag_move(artifact, repository, tag, current, digest)
+                if current == str(digest):
+                    log(f"registry already has {repository}:{tag}@{digest}")
+                else:
+                    blobs = [d for d in manifest.blobs()
+                             if not quick.has_blob(path, str(d.digest))]
+                    if sum(d.size for d in blobs) > QUICK_PUSH_LIMIT:
+                        return False
+                    for d in blobs:
+                        quick.put_blob(path, str(d.digest), store.blobs.read(d.digest))
+                    quick.put_manifest(path, tag, manifest.media_type, manifest.raw)
+                    log(f"pushed {repository}:{tag}@{digest} "
+                        f"({sum(d.size for d in blobs)} bytes in {len(blobs)} blobs, "
+                        f"{len(manifest.blobs()) - len(blobs)} already there)")
+                if policy is PullPolicy.ALWAYS:
+                    served = quick.manifest_digest(path, str(digest))
+                    if served != str(digest):
+                        raise OperationError(f"{artifact.name}: the registry does not serve "
+                                             f"{repository}@{digest} after the push")
+                    log(f"verified: the registry serves {repository}@{digest} "
+                        "(policy Always)")
         except ProbeUnavailable:
             return False
         return True
 
     def _push(self, store: ContentStore, artifact: Artifact, name: str, repository: str,
               tag: str, digest: Digest, policy: PullPolicy | None) -> bool:
-        if self._already_there(artifact, repository, tag, digest, policy):
+        if self._quick_push(store, artifact, repository, tag, digest, policy):
             return True
         from hoist.transfer.copy import Options, copy_image, run
         from hoist.transfer.names import ImageName, parse_reference
@@ -504,13 +538,8 @@ class _Run:
 
         async def push(session: Any) -> bool:
             current = await session.destination(dst).current()
-            if current is not None and current.digest != digest:
-                if not self.options.force_tag:
-                    raise TagCollision(
-                        f"{artifact.name}: refusing to move tag {repository}:{tag} from "
-                        f"{current.digest} to {digest}: another build already owns it "
-                        f"(use --force-tag to move it)")
-                log(f"moving {repository}:{tag} from {current.digest} (--force-tag)")
+            if current is not None:
+                self._check_tag_move(artifact, repository, tag, str(current.digest), digest)
             moved = False
             if current is None or current.digest != digest:
                 result = await copy_image(session, src, dst)

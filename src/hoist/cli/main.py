@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import functools
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from hoist import __version__
-from hoist.cli import (
-    cmd_build,
-    cmd_cluster,
-    cmd_explain,
-    cmd_image,
-    cmd_lint,
-    cmd_registry,
-    cmd_registry_serve,
-    cmd_render,
-    cmd_secret,
-)
 from hoist.cli.output import EXIT_BAD_INPUT, error
 from hoist.errors import InputError, OperationError
 
-# Verb → module; each module's register() adds exactly that verb's sub-parser.
-COMMANDS: dict[str, Any] = {"build": cmd_build, "image": cmd_image, "explain": cmd_explain,
-                            "lint": cmd_lint,
-                            "render": cmd_render, "secret": cmd_secret,
-                            "registry": cmd_registry_serve, "cluster": cmd_cluster}
-# The registry verbs share one module; its register() takes the verb's name.
-COMMANDS.update({verb: functools.partial(cmd_registry.register, name=verb)
-                 for verb in cmd_registry.VERBS})
+# Verb → the module whose register() adds exactly that verb's sub-parser. Modules load only
+# for the verb being run (a `hoist build` does not import the cluster's or the registry's
+# command modules); `hoist --help` loads them all.
+_MODULES = {"build": "cmd_build", "image": "cmd_image", "explain": "cmd_explain",
+            "lint": "cmd_lint", "render": "cmd_render", "secret": "cmd_secret",
+            "registry": "cmd_registry_serve", "cluster": "cmd_cluster"}
+# The registry verbs share one module; its register() takes the verb's name
+# (cmd_registry.VERBS, spelled here so that listing them imports nothing).
+REGISTRY_VERBS = ("copy", "pull", "push", "inspect", "resolve", "tags", "images", "login",
+                  "store")
+COMMANDS: tuple[str, ...] = (*_MODULES, *REGISTRY_VERBS)
+
+
+def _register(name: str, sub: Any) -> None:
+    if name in REGISTRY_VERBS:
+        importlib.import_module("hoist.cli.cmd_registry").register(sub, name=name)
+    else:
+        importlib.import_module(f"hoist.cli.{_MODULES[name]}").register(sub)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -43,9 +42,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hoist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, entry in COMMANDS.items():
+    for name in COMMANDS:
         if command is None or name == command:
-            (entry if callable(entry) else entry.register)(sub)
+            _register(name, sub)
     return parser
 
 

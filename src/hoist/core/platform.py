@@ -69,8 +69,7 @@ class Platform:
 
 def host_platform() -> Platform:
     """The platform this machine runs (what a node pulls and a build targets)."""
-    import platform
+    import os
 
-    machine = platform.machine() or "amd64"
-    system = platform.system().lower() or "linux"
-    return Platform(system, machine).normalized()
+    uname = os.uname()  # what platform.machine()/system() read, without importing them
+    return Platform(uname.sysname.lower() or "linux", uname.machine or "amd64").normalized()
