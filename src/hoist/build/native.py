@@ -296,17 +296,23 @@ class _NativeBuild:
         it is there, else pulled from its registry first: ``docker build``'s and
         ``buildah bud``'s default (pull when missing), so a base made locally (such as
         ``localhost/busybox:static``) needs no registry."""
-        from hoist.transfer.names import ImageName, parse_reference
+        from hoist.core.reference import ReferenceError, parse_normalized_named
 
         try:
-            ref = parse_reference(base, "FROM image")
-        except HoistError as e:
-            raise self._fail(stage, str(e)) from None
-        name = ImageName("store", ref).store_key
+            ref = parse_normalized_named(base)
+        except ReferenceError as e:
+            raise self._fail(stage, f"FROM {base!r} is not a valid image reference: {e}"
+                             ) from None
+        if not ref.tag and ref.digest is None:
+            ref = ref.with_tag("latest")  # FROM name means name:latest
+        # the store's name for it (transfer.names' store_key; that package is not imported
+        # here, since it brings the HTTP stack with it)
+        name = f"{ref.name}:{ref.tag}" if ref.tag else str(ref)
         record = self.store.lookup(name)
         stale = record is not None and ref.digest is not None and record.digest != ref.digest
         if record is None or stale or not self.store.blobs.has(record.digest):
             from hoist.transfer.copy import Options, copy  # the HTTP stack, only to pull
+            from hoist.transfer.names import ImageName
 
             registry = ref.domain
             options = Options(platform=platform, store=self.store,
