@@ -164,7 +164,7 @@ def test_unreadable_entries(shared_dir: Path) -> None:
             return "ok"
         result = _scan_as(NOBODY, root)
         if result.startswith("setuid:"):
-            pytest.skip(f"cannot drop root privileges to read as another user ({result})")
+            pytest.skip(reason=f"cannot drop root privileges to read as another user ({result})")
         return result
 
     assert attempt() == (f"InputError: {secret}: cannot read the build context file: "
