@@ -6,9 +6,7 @@ down to comments, quoting and document separators, stays byte for byte as it was
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from hoist.config import Config
@@ -134,20 +132,3 @@ def document_filter(rules: Sequence[ImageRule]) -> DocumentFilter:
 def render(sources: Sequence[SourceFile], rules: Sequence[ImageRule]) -> list[RenderedFile]:
     table = rules_by_repository(rules)
     return [render_file(s, table) for s in sources]
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename: a reader never sees half a manifest."""
-    import tempfile  # only the writing path pays for it (it pulls in shutil and random)
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Literal
 
 from hoist.build.ignore import IgnoreMatcher
 from hoist.errors import InputError
+from hoist.fileio import write_atomically
 
 EntryKind = Literal["file", "dir", "symlink"]
 
@@ -97,7 +97,7 @@ class DigestCache:
         data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(
             "utf-8", "surrogateescape")
         with contextlib.suppress(OSError):
-            _write_atomic(self.path, data)
+            write_atomically(self.path, data)
             self._records = kept
             self._changed = False
 
@@ -143,19 +143,6 @@ def _hash_file(path: Path) -> tuple[str, tuple[int, int, int, int, int]]:
         hexdigest = hashlib.file_digest(f, "sha256").hexdigest()
         after = _signature(os.fstat(f.fileno()))
     return hexdigest, after
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- the walk

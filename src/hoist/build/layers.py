@@ -8,9 +8,9 @@ What makes a layer depend only on its inputs:
   carries, so a umask on another machine cannot change the digest);
 - gzip with a fixed header (no name, mtime 0) around raw deflate from ISA-L at level 2.
 
-ISA-L level 2 measured against zlib on 12.6 MB of mixed content (busybox, Python source,
-random bytes), best of 3: zlib -6 436 ms, zlib-ng -1 86 ms, isal -2 28 ms with a size
-within 8 % of zlib -6. The compressor is part of the digest: changing it changes every
+ISA-L level 2, chosen by ``python -m bench.gzip_choice`` (12.2 MB of busybox, Python source
+and random bytes, best of 3): zlib -6 393 ms / 6.15 MB, zlib-ng -1 75 ms / 7.49 MB, isal -2
+22 ms / 6.72 MB. The compressor is part of the digest: changing it changes every
 layer digest, so ``COMPRESSOR`` is part of the layer cache key.
 """
 

@@ -51,6 +51,7 @@ from hoist.core.digest import Digest
 from hoist.core.manifest import Descriptor, Manifest, build_manifest, parse_manifest
 from hoist.core.platform import Platform
 from hoist.errors import HoistError
+from hoist.fileio import write_atomically
 from hoist.store.store import ContentStore
 
 OTHER_BUILDERS = "buildah, podman or docker"
@@ -599,12 +600,9 @@ class _NativeBuild:
         return layer if self.store.blobs.has(layer.digest) else None
 
     def _remember_layer(self, key: str, layer: BuiltLayer) -> None:
-        path = self._cache_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"diff_id": str(layer.diff_id), "digest": str(layer.digest),
-                                   "size": layer.size}))
-        os.replace(tmp, path)
+        write_atomically(self._cache_path(key), json.dumps({
+            "diff_id": str(layer.diff_id), "digest": str(layer.digest), "size": layer.size,
+        }).encode())
 
     def _commit(self, state: _ImageState) -> BuiltImage:
         config = dict(state.config)

@@ -29,6 +29,7 @@ from hoist.core.platform import Platform, host_platform
 from hoist.core.policy import PullPolicy
 from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.errors import HoistError, InputError, OperationError
+from hoist.fileio import write_atomically
 from hoist.store.store import ContentStore
 
 CACHE_VERSION = "hoist-artifact-cache-v1"
@@ -290,11 +291,7 @@ class ArtifactCache:
             return None
 
     def put(self, key: str, digest: Digest) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}")
-        tmp.write_text(json.dumps({"digest": str(digest)}))
-        os.replace(tmp, path)
+        write_atomically(self._path(key), json.dumps({"digest": str(digest)}).encode())
 
 
 # -- the runner ------------------------------------------------------------------------------
@@ -573,8 +570,6 @@ def build_artifacts(config: Config, options: BuildOptions | None = None,
 
 
 def write_build_json(report: BuildReport, path: str | Path) -> None:
-    from hoist.render import write_atomically
-
     write_atomically(Path(path), (json.dumps(report.build_json(), indent=2) + "\n").encode())
 
 

@@ -72,7 +72,7 @@ def _builds(args: argparse.Namespace) -> list[dict[str, Any]] | None:
 def run(args: argparse.Namespace) -> int:
     from hoist.api import render
     from hoist.core.policy import PullPolicy
-    from hoist.render import write_atomically
+    from hoist.fileio import write_atomically
 
     policy = PullPolicy(args.pull_policy) if args.pull_policy else None
     builds = _builds(args)

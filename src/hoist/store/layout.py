@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from hoist.core import mediatypes
 from hoist.core.digest import Digest, DigestError
 from hoist.core.manifest import Descriptor
 from hoist.errors import InputError
+from hoist.fileio import write_atomically
 from hoist.store.blobs import BlobDir
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -78,10 +78,10 @@ class OciLayout:
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.exists():
-            _write_atomic(self.root / LAYOUT_FILE,
+            write_atomically(self.root / LAYOUT_FILE,
                           json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
         if not (self.root / "index.json").exists():
-            _write_atomic(self.root / "index.json", json.dumps(
+            write_atomically(self.root / "index.json", json.dumps(
                 {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
                  "manifests": []}).encode())
 
@@ -100,19 +100,10 @@ class OciLayout:
         manifests.append(entry)
         doc["manifests"] = manifests
         doc.setdefault("schemaVersion", 2)
-        _write_atomic(self.root / "index.json", json.dumps(doc).encode())
+        write_atomically(self.root / "index.json", json.dumps(doc).encode())
         self.tidy()
 
     def tidy(self) -> None:
         """Remove the ingest directory when nothing is left in it."""
         with contextlib.suppress(OSError):
             self.blobs.ingest_root.rmdir()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
