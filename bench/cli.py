@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import (
     build_rebuild,
+    dev_cycle,
     lint_checkov,
     registry_load,
     registry_pull,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Context], Plan]] = {
     registry_load.NAME: registry_load.build,
     build_rebuild.NAME: build_rebuild.build,
     build_rebuild.NOCHANGE: build_rebuild.build_nochange,
+    dev_cycle.NAME: dev_cycle.build,
 }
 
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results"

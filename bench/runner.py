@@ -46,6 +46,10 @@ class Step:
     cwd: Path | None = None
     #: False: run in sequence like any other step, but not part of the run's time.
     timed: bool = True
+    #: Instead of a subprocess, call this in the harness's own process (a step that talks
+    #: to a long-running process, e.g. over a socket); its return value (text) is the
+    #: step's output. ``argv`` then only names the step in messages.
+    call: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,20 @@ def run_variant(variant: Variant, outdir: Path) -> RunTiming:
         out_path = vdir / f"step-{i:04d}.out"
         err_path = vdir / f"step-{i:04d}.err"
         env = {**os.environ, **step.env} if step.env else None
+        if step.call is not None:
+            start = time.perf_counter()
+            try:
+                text = step.call()
+            except Exception as e:
+                raise BenchError(f"{variant.name}: step {i} ({' '.join(step.argv)}): "
+                                 f"{e}") from e
+            elapsed = time.perf_counter() - start
+            out_path.write_text(text)
+            err_path.write_text("")
+            (steps_s if step.timed else untimed_s).append(elapsed)
+            if step.timed:
+                codes.append(0)
+            continue
         with out_path.open("wb") as out, err_path.open("wb") as err:
             start = time.perf_counter()
             proc = subprocess.run(

@@ -18,121 +18,48 @@ such as ``["/bin/sh", "-c", "…"]`` run; ``command`` makes the entrypoint
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
-import platform
 import shutil
-import struct
-import subprocess
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hoist.auth.credential import ANONYMOUS, Credential
 from hoist.node.cri import CriRuntime
+from hoist.node.cri.managed import (
+    BUSYBOX,
+    DYNAMIC_BUSYBOX,
+    MISSING_BUSYBOX,
+    PATH_ENV,
+    PAUSE_COMMAND,
+    busybox_image,
+    busybox_missing,
+    is_static_elf,
+)
 from hoist.transfer import Options, copy
 from tests.support.containerd import Containerd, missing_requirements, start_containerd
 from tests.support.distribution import Distribution
 
-BUSYBOX = Path("/bin/busybox")
-MISSING_BUSYBOX = "/bin/busybox not installed (Debian package busybox-static)"
-DYNAMIC_BUSYBOX = (
-    "/bin/busybox is dynamically linked and cannot run alone in an image "
-    "(Debian package busybox-static instead of busybox)"
-)
+__all__ = ["BUSYBOX", "DYNAMIC_BUSYBOX", "MISSING_BUSYBOX", "OCI_INDEX", "OCI_MANIFEST",
+           "PATH_ENV", "PAUSE_COMMAND", "REF_NAME", "BuiltImage", "ContainerdNode",
+           "PushedImage", "build_busybox_image", "containerd", "cri_runtime",
+           "is_static_elf", "push_busybox_image"]
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# The sandbox ("pause") process: sleep until told to stop. PID 1 ignores signals it has no
-# handler for, hence the trap.
-PAUSE_COMMAND = "trap 'exit 0' TERM INT; while true; do sleep 3600 & wait $!; done"
-# Go's GOARCH names for the machines these tests run on (OCI image-spec config.md).
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
-           "s390x": "s390x", "riscv64": "riscv64"}
 
 
-def is_static_elf(path: Path) -> bool:
-    """Whether the ELF executable at ``path`` has no program interpreter (PT_INTERP), so
-    it runs in an image that holds nothing else."""
-    with path.open("rb") as f:
-        header = f.read(64)
-        if header[:4] != b"\x7fELF":
-            return False
-        wide = header[4] == 2  # ELFCLASS64
-        order = "<" if header[5] == 1 else ">"
-        if wide:
-            phoff, = struct.unpack_from(order + "Q", header, 0x20)
-            phentsize, phnum = struct.unpack_from(order + "HH", header, 0x36)
-        else:
-            phoff, = struct.unpack_from(order + "I", header, 0x1C)
-            phentsize, phnum = struct.unpack_from(order + "HH", header, 0x2A)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    pt_interp = 3
-    return all(
-        struct.unpack_from(order + "I", table, i * phentsize)[0] != pt_interp
-        for i in range(phnum)
-    )
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@cache
-def _busybox_layer() -> tuple[bytes, str]:
-    """(gzip blob, diff_id) of the busybox layer: /bin/busybox plus one symlink per applet
-    where busybox itself would install it. Fixed metadata, so the digest is stable."""
-    listing = subprocess.run(
-        [str(BUSYBOX), "--list-full"], capture_output=True, check=True, timeout=30
-    ).stdout.decode()
-    links = sorted({line.strip() for line in listing.splitlines() if line.strip()})
-    links = [link for link in links if link != "bin/busybox"]
-    ancestors = {str(parent) for link in links for parent in Path(link).parents}
-    directories = sorted((ancestors - {"."}) | {"bin", "tmp"})
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-
-        def entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime = kind, mode, 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            return info
-
-        for directory in directories:
-            tar.addfile(entry(directory, tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755))
-        binary = BUSYBOX.read_bytes()
-        info = entry("bin/busybox", tarfile.REGTYPE, 0o755)
-        info.size = len(binary)
-        tar.addfile(info, io.BytesIO(binary))
-        for link in links:
-            info = entry(link, tarfile.SYMTYPE, 0o777)
-            info.linkname = "/bin/busybox"
-            tar.addfile(info)
-    tar_bytes = buf.getvalue()
-    return gzip.compress(tar_bytes, compresslevel=6, mtime=0), _sha256(tar_bytes)
-
-
-def _put_blob(layout: Path, data: bytes) -> dict[str, Any]:
-    digest = _sha256(data)
-    path = layout / "blobs" / "sha256" / digest.partition(":")[2]
+def _put_blob(layout: Path, data: bytes) -> None:
+    path = layout / "blobs" / "sha256" / hashlib.sha256(data).hexdigest()
     if not path.exists():
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
-    return {"digest": digest, "size": len(data)}
 
 
 @dataclass(frozen=True)
@@ -160,28 +87,11 @@ def build_busybox_image(layout: Path, tag: str, *, command: str | None = None) -
         raise FileNotFoundError(MISSING_BUSYBOX)
     (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    blob, diff_id = _busybox_layer()
-    layer = {"mediaType": OCI_LAYER_GZIP, **_put_blob(layout, blob)}
-    runtime_config: dict[str, Any] = {"Env": [PATH_ENV], "WorkingDir": "/"}
-    if command is None:
-        runtime_config["Cmd"] = ["/bin/sh"]
-    else:
-        runtime_config["Entrypoint"] = ["/bin/busybox", "sh", "-c", command]
-    config_doc = {
-        "created": "2024-01-01T00:00:00Z",
-        "architecture": _GOARCH.get(platform.machine(), platform.machine()),
-        "os": "linux",
-        "config": runtime_config,
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    }
-    config = {"mediaType": OCI_CONFIG, **_put_blob(layout, json.dumps(config_doc).encode())}
-    manifest_doc = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": config,
-        "layers": [layer],
-    }
-    manifest = {"mediaType": OCI_MANIFEST, **_put_blob(layout, json.dumps(manifest_doc).encode())}
+    image = busybox_image(command)
+    for _digest, data in image.blobs():
+        _put_blob(layout, data)
+    manifest = {"mediaType": OCI_MANIFEST, "digest": str(image.manifest_digest),
+                "size": len(image.manifest)}
     index_path = layout / "index.json"
     index = (
         json.loads(index_path.read_text())
@@ -192,7 +102,7 @@ def build_busybox_image(layout: Path, tag: str, *, command: str | None = None) -
         m for m in index["manifests"] if m.get("annotations", {}).get(REF_NAME) != tag
     ] + [{**manifest, "annotations": {REF_NAME: tag}}]
     index_path.write_text(json.dumps(index))
-    return BuiltImage(str(manifest["digest"]), str(config["digest"]))
+    return BuiltImage(str(image.manifest_digest), str(image.config_digest))
 
 
 def push_busybox_image(
@@ -257,11 +167,7 @@ class ContainerdNode:
 
 
 def _require() -> None:
-    reason = missing_requirements()
-    if reason is None and not BUSYBOX.is_file():
-        reason = MISSING_BUSYBOX
-    if reason is None and not is_static_elf(BUSYBOX):
-        reason = DYNAMIC_BUSYBOX
+    reason = missing_requirements() or busybox_missing()
     if reason is not None:
         pytest.skip(reason=reason)
 

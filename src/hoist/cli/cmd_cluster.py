@@ -130,6 +130,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_up)
 
     p = verbs.add_parser("down", help="stop the node")
+    p.add_argument("--all", action="store_true",
+                   help="also stop the embedded registry and the containerd hoist started "
+                        "for `hoist deploy` / `hoist run`")
     p.set_defaults(func=run_down)
 
     p = verbs.add_parser("logs", help="a container's log")
@@ -436,6 +439,13 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    if getattr(args, "all", False):
+        from hoist.deploy.embedded import stop_embedded
+
+        stopped = stop_embedded(cluster_dir=_cluster_dir(args),
+                                log=lambda line: print(line, file=sys.stderr))
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        return EXIT_OK
     down: Callable[[Path], int] = _agent().down
     return int(down(_cluster_dir(args)))
 

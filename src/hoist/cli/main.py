@@ -17,7 +17,9 @@ from hoist.errors import InputError, OperationError
 # command modules); `hoist --help` loads them all.
 _MODULES = {"build": "cmd_build", "image": "cmd_image", "explain": "cmd_explain",
             "lint": "cmd_lint", "render": "cmd_render", "secret": "cmd_secret",
-            "registry": "cmd_registry_serve", "cluster": "cmd_cluster"}
+            "registry": "cmd_registry_serve", "cluster": "cmd_cluster",
+            "deploy": "cmd_deploy", "run": "cmd_deploy", "dev": "cmd_deploy",
+            "delete": "cmd_deploy", "doctor": "cmd_doctor"}
 # The registry verbs share one module; its register() takes the verb's name
 # (cmd_registry.VERBS, spelled here so that listing them imports nothing).
 REGISTRY_VERBS = ("copy", "pull", "push", "inspect", "resolve", "tags", "images", "login",
@@ -29,7 +31,11 @@ def _register(name: str, sub: Any) -> None:
     if name in REGISTRY_VERBS:
         importlib.import_module("hoist.cli.cmd_registry").register(sub, name=name)
     else:
-        importlib.import_module(f"hoist.cli.{_MODULES[name]}").register(sub)
+        module = importlib.import_module(f"hoist.cli.{_MODULES[name]}")
+        if hasattr(module, "VERBS"):  # one module, several verbs: it is told which
+            module.register(sub, name=name)
+        else:
+            module.register(sub)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -322,7 +322,9 @@ class Cluster:
             remaining = deadline - time.monotonic()
             if current != since or remaining <= 0:
                 return current
-            time.sleep(min(0.05, remaining))
+            # One indexed read of a counter: cheap enough to ask 100 times a second, and a
+            # Recreate rollout crosses several of these waits (delete, finalize, create).
+            time.sleep(min(0.01, remaining))
 
     # ------------------------------------------------------------------ raw rows
 

@@ -115,9 +115,12 @@ class BuiltinRuntime:
                     if not recs:
                         return None
                     return self._info(recs[0].digest, recs)
-                for name in store_names(_normalized(image)):
+                ref = _normalized(image)
+                for name in store_names(ref):
                     rec = self._store.lookup(name)
-                    if rec is not None:
+                    # With a digest the tag is only a label (containerd drops it): the
+                    # image under that tag counts only if it is that digest.
+                    if rec is not None and (ref.digest is None or rec.digest == ref.digest):
                         image_id, size = self._identify(rec.digest)
                         return ImageInfo(id=image_id, size=size)
                 return None
@@ -203,7 +206,8 @@ class BuiltinRuntime:
         """Load an image from another store into the node (what ``imagePullPolicy: Never``
         needs before a deploy). Blobs are re-verified as they are written."""
         ref = _normalized(name)
-        rec = next((r for n in store_names(ref) if (r := source_store.lookup(n))), None)
+        rec = next((r for n in store_names(ref) if (r := source_store.lookup(n))
+                    and (ref.digest is None or r.digest == ref.digest)), None)
         if rec is None:
             raise RuntimeFailure(f"{name}: not in the store at {source_store.root}")
         top = source_store.manifest(rec.digest)

@@ -1,0 +1,1 @@
+"""The dev loop: watch, build, push, render, deploy, verify."""
