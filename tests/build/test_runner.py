@@ -245,3 +245,27 @@ def test_make_busybox_base_gives_the_same_digest_twice(tmp_path: Path) -> None:
     assert digests[0] == digests[1]
 
 
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed (Debian package git)")
+def test_an_ignored_file_in_the_context_makes_the_default_tag_dirty(
+        tmp_path: Path, distribution_open: Distribution, base_image: str) -> None:
+    """git status calls a tree clean although an ignored file goes into the image: the
+    commit does not hold the image's inputs, so the tag must not be the bare commit."""
+    repo = tmp_path / "repo"
+    config = _service(repo, base_image, "IfNotPresent", image="team/ignored")
+    (repo / ".gitignore").write_text("index.html\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    assert _git(repo, "status", "--porcelain") == ""
+    commit = _git(repo, "rev-parse", "--short", "HEAD")
+    tags = []
+    for page in ("v1\n", "v2\n"):
+        (repo / "index.html").write_text(page)
+        report = build_artifacts(load_config(str(config)), _options(
+            tmp_path / "state", distribution_open))
+        result = report.results[0]
+        assert result.tag.startswith(f"{commit}-dirty-alice-") and result.origin.dirty
+        tags.append(result.tag)
+    assert tags[0] != tags[1]  # two contents, two tags: no move to refuse

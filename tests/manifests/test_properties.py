@@ -301,7 +301,11 @@ def stream(draw: st.DrawFn) -> tuple[list[Any], bytes]:
         parts.append(lead + sep + text + end)
     text = "".join(parts)
     if draw(st.booleans()):
-        text = text.rstrip("\n")
+        # No final line break: only where that keeps the meaning (a literal block scalar
+        # that ends the stream keeps its last line break only when one is there).
+        stripped = text.rstrip("\n")
+        if list(yaml.safe_load_all(stripped)) == list(yaml.safe_load_all(text)):
+            text = stripped
     if draw(st.booleans()):
         text = text.replace("\n", "\r\n")
     data = text.encode()

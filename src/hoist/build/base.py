@@ -39,6 +39,9 @@ class BuilderUnavailable(BuildError):
 
 @dataclass(frozen=True, slots=True)
 class BuildRequest:
+    """One artifact for a builder: context, Dockerfile, target, build args, and the name
+    the image gets in the store."""
+
     artifact: str  # the artifact's name in the config (its image when the list form has none)
     repository: str  # normalized repository the image is named under, no tag
     tag: str
@@ -65,6 +68,8 @@ class BuildRequest:
 
 @dataclass(frozen=True, slots=True)
 class BuiltImage:
+    """The image a builder left in the store."""
+
     name: str  # store name, ``repository:tag``
     digest: Digest  # manifest digest
     config_digest: Digest

@@ -38,6 +38,8 @@ _Record = tuple[int, int, int, int, int, str]  # dev, ino, size, mtime_ns, ctime
 
 @dataclass(frozen=True, slots=True)
 class ContextEntry:
+    """One file, directory or symlink of the build context."""
+
     rel: str  # posix path relative to the context; never ""
     kind: EntryKind
     mode: int  # permission bits of st_mode

@@ -13,7 +13,6 @@ dispatches it, with the ARG and ENV values in scope at that point (``expand_word
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import unicodedata
@@ -161,6 +160,8 @@ class Instruction:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
+    """One FROM stage: its base, name, platform and instructions, all as written."""
+
     index: int
     name: str | None  # the AS name, lower-cased as BuildKit does
     base: str  # raw, unexpanded
@@ -172,6 +173,8 @@ class Stage:
 
 @dataclass(frozen=True, slots=True)
 class Dockerfile:
+    """A parsed Dockerfile: the global ARGs, the stages and the parser directives."""
+
     path: str
     global_args: tuple[Instruction, ...]  # ARG instructions before the first FROM
     stages: tuple[Stage, ...]
@@ -184,6 +187,8 @@ class Dockerfile:
 
 @dataclass(slots=True)
 class _Directives:
+    """The parser directives read so far at the top of a Dockerfile."""
+
     escape: str = DEFAULT_ESCAPE
     syntax: str | None = None
     done: bool = False
@@ -242,6 +247,8 @@ def _strip_comment(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Logical:
+    """One logical line (continuations joined) and the physical lines it spans."""
+
     start: int
     end: int
     line: str
@@ -1389,7 +1396,10 @@ def _stage_refs(instr: Instruction) -> list[str]:
 
 
 def _mount_from(spec: str) -> list[str]:
-    # RUN --mount takes CSV fields key=value (instructions/commands_runmount.go)
+    # RUN --mount takes CSV fields key=value (instructions/commands_runmount.go); csv loads
+    # here, as few Dockerfiles have one
+    import csv
+
     try:
         fields = next(csv.reader([spec]), [])
     except csv.Error:

@@ -191,6 +191,8 @@ _RE2_ESCAPES = {"d": "[0-9]", "D": "[^0-9]", "s": "[\\t\\n\\f\\r ]", "S": "[^\\t
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
+    """One line of a .dockerignore, compiled."""
+
     text: str  # cleaned, without the '!'
     exclusion: bool  # a '!' exception
     kind: str  # exact, prefix, suffix or regexp (patternmatcher's matchType)

@@ -109,6 +109,8 @@ def layer_key(entries: Sequence[LayerEntry]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BuiltLayer:
+    """A layer blob in the store and the digest of its uncompressed tar."""
+
     diff_id: Digest  # sha256 of the uncompressed tar
     digest: Digest  # sha256 of the gzip blob
     size: int

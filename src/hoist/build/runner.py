@@ -9,7 +9,6 @@ existing tag to another digest unless forced.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hoist.build.base import Builder, BuildError, BuildRequest, BuiltImage
 from hoist.build.context import DigestCache, input_digest, scan_context
@@ -31,6 +30,11 @@ from hoist.core.reference import ReferenceError, parse_normalized_named
 from hoist.errors import HoistError, InputError, OperationError
 from hoist.fileio import write_atomically
 from hoist.store.store import ContentStore
+
+if TYPE_CHECKING:
+    from hoist.build.pushed import BlobUpload
+    from hoist.core.manifest import Descriptor, Manifest
+    from hoist.registry.probe import QuickSession
 
 CACHE_VERSION = "hoist-artifact-cache-v1"
 # Pushes whose missing blobs add up to more than this go through the full (streaming)
@@ -49,6 +53,9 @@ class TagCollision(OperationError):
 
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
+    """How one ``hoist build`` runs; a field left at None defers to the config (or to the
+    environment: platform, variables, time)."""
+
     push: bool | None = None  # None: as the policy and build.local.push say
     force_tag: bool = False
     default_repo: str | None = None  # --default-repo / HOIST_DEFAULT_REPO, over the config's
@@ -83,6 +90,9 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactResult:
+    """What became of one artifact: the tag and digest it got, the builder, whether it
+    came from the cache and was pushed."""
+
     artifact: str
     image: str  # the image name as the config (and the manifests) write it
     repository: str  # where it went, after --default-repo
@@ -117,6 +127,8 @@ class ArtifactResult:
 
 @dataclass(frozen=True, slots=True)
 class BuildReport:
+    """The results of one build, in the config's artifact order."""
+
     results: tuple[ArtifactResult, ...]
 
     def build_json(self) -> dict[str, Any]:
@@ -139,14 +151,14 @@ def should_push(policy: PullPolicy | None, push: bool | None, config_push: bool 
 def image_repository(image: str, default_repo: str | None) -> str:
     """The repository an artifact is pushed to: its image without tag or digest, moved
     under the default repo (Skaffold's rules), normalized."""
-    from hoist.tag.defaultrepo import apply_default_repo
-
     try:
         bare = str(parse_normalized_named(image).name)
     except ReferenceError as e:
         raise InputError(f"artifact image {image!r}: {e}") from None
     if not default_repo:
         return bare
+    from hoist.tag.defaultrepo import apply_default_repo
+
     # Skaffold applies the default repo to the image as written (`app`, not
     # `docker.io/library/app`), tag and digest dropped; the result is normalized after.
     written = image.split("@", 1)[0]
@@ -203,9 +215,6 @@ def choose_builder(artifact: Artifact, dockerfile: Path, target: str | None,
                    override: str | None, builders: Mapping[str, Builder]) -> Builder:
     """The configured builder, or on auto: native when the Dockerfile allows it, else the
     first of buildah, podman, docker that can run here."""
-    from hoist.build.dockerfile import load_dockerfile
-    from hoist.build.native import needs_other_builder
-
     # Skaffold's `docker:` section says how a Dockerfile is built, not which tool builds it:
     # hoist picks one unless the flag or the artifact's `hoist: {builder: …}` names it.
     wanted = override or artifact.hoist_builder or "auto"
@@ -218,6 +227,9 @@ def choose_builder(artifact: Artifact, dockerfile: Path, target: str | None,
         if reason:
             raise BuildError(f"{artifact.name}: builder {wanted} cannot run here: {reason}")
         return builder
+    from hoist.build.dockerfile import load_dockerfile
+    from hoist.build.native import needs_other_builder
+
     refusal = needs_other_builder(load_dockerfile(dockerfile), target)
     if refusal is None:
         return builders["native"]
@@ -263,10 +275,23 @@ def _external(name: str) -> Builder:
     return made
 
 
-def default_builders() -> dict[str, Builder]:
+class _LazyNative(_Lazy):
+    """The native builder, made on first build: it can always run, so asking whether it
+    can does not load it (nor the Dockerfile parser and layer writer behind it), and an
+    artifact the cache answers never does."""
+
+    def unavailable(self) -> str | None:
+        return None
+
+
+def _native() -> Builder:
     from hoist.build.native import NativeBuilder
 
-    return {"native": NativeBuilder(),
+    return NativeBuilder()
+
+
+def default_builders() -> dict[str, Builder]:
+    return {"native": _LazyNative("native", _native),
             **{name: _Lazy(name, lambda name=name: _external(name))  # type: ignore[misc]
                for name in ("buildah", "podman", "docker")}}
 
@@ -326,11 +351,23 @@ class _Run:
         if limit is None:
             limit = self.config.local.concurrency
         workers = limit if limit and limit > 0 else max(1, len(artifacts))
+        if workers == 1 or all(len(wave) == 1 for wave in waves):
+            # One artifact at a time: no thread hop, and no thread pool (whose import
+            # brings in logging) for the dev loop's usual single artifact.
+            for wave in waves:
+                for a in wave:
+                    self.results[a.image] = self.one(a)
+        else:
+            self._run_parallel(waves, workers)
+        return BuildReport(tuple(self.results[a.image] for a in artifacts))
+
+    def _run_parallel(self, waves: list[list[Artifact]], workers: int) -> None:
+        import concurrent.futures as cf
+
         with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hoist-build") as ex:
             for wave in waves:
-                if len(wave) == 1 or workers == 1:
-                    for a in wave:  # no thread hop for one artifact at a time
-                        self.results[a.image] = self.one(a)
+                if len(wave) == 1:
+                    self.results[wave[0].image] = self.one(wave[0])
                     continue
                 futures = {ex.submit(self.one, a): a for a in wave}
                 error: BaseException | None = None
@@ -341,7 +378,6 @@ class _Run:
                         error = error or e
                 if error is not None:
                     raise error
-        return BuildReport(tuple(self.results[a.image] for a in artifacts))
 
     def log(self, artifact: Artifact) -> Callable[[str], None]:
         return lambda line: self.options.log(artifact.name, line)
@@ -376,10 +412,22 @@ class _Run:
                                                 for k, v in build_args.items()}}
             digest_hex = input_digest(entries, dockerfile.read_bytes(), extra)
             git = git_info(context)
+            untracked = False
+            if git is not None and not git.dirty:
+                from hoist.tag.git import untracked_inputs
+
+                rels = [e.rel for e in entries if e.kind != "dir"]
+                if dockerfile.is_relative_to(context):
+                    rels.append(dockerfile.relative_to(context).as_posix())
+                # Files the image takes that no commit holds (ignored or new): hoist's
+                # default tag and the origin then count the tree as dirty. Skaffold's own
+                # gitCommit policy keeps git status's answer, as Skaffold does.
+                untracked = untracked_inputs(context, rels)
             tag = self.options.tag or self._tag(artifact, TagContext(
                 image=repository, context=context, input_digest=lambda: digest_hex,
                 env=self.env, now=self.options.now or datetime.now().astimezone(),
-                user=current_user(self.env)))
+                user=current_user(self.env), git=lambda: git,
+                untracked_inputs=lambda: untracked))
             self._check_tag(artifact, tag)
             builder = choose_builder(artifact, dockerfile, target, self.options.builder,
                                      self.builders)
@@ -409,7 +457,8 @@ class _Run:
             policy = artifact.pull_policy
             pushed = False
             if should_push(policy, self.options.push, self.config.local.push):
-                pushed = self._push(store, artifact, name, repository, tag, digest, policy)
+                pushed = self._push(store, artifact, name, repository, tag, digest, policy,
+                                    fresh=cached is None)
             elif policy is PullPolicy.NEVER:
                 log(f"not pushed: imagePullPolicy Never; {name} stays in the local store "
                     f"for the node to load")
@@ -419,17 +468,18 @@ class _Run:
         return ArtifactResult(
             artifact.name, artifact.image, repository, tag, digest, policy, builder.name,
             pushed, cached is not None,
-            Origin(git.commit if git else None, git.dirty if git else None, digest_hex),
+            Origin(git.commit if git else None, (git.dirty or untracked) if git else None,
+                   digest_hex),
             {"scan": t_scan - t0, "build": t_build - t_scan, "push": t_push - t_build})
 
     def _build_args(self, artifact: Artifact, docker: DockerSpec | None
                     ) -> dict[str, str | None]:
         """The artifact's buildArgs with ``{{.ENV}}`` templates filled in, plus one per
         ``requires`` alias set to the required artifact's built reference (Skaffold)."""
-        from hoist.tag.template import render_template
-
         raw: Mapping[str, str | None] = docker.build_args if docker else {}
         out: dict[str, str | None] = {}
+        if raw:
+            from hoist.tag.template import render_template
         for k, v in raw.items():
             try:
                 out[k] = render_template(v, self.env) if v is not None else None
@@ -480,10 +530,14 @@ class _Run:
         self.log(artifact)(f"moving {repository}:{tag} from {current} (--force-tag)")
 
     def _quick_push(self, store: ContentStore, artifact: Artifact, repository: str, tag: str,
-                    digest: Digest, policy: PullPolicy | None) -> bool:
+                    digest: Digest, policy: PullPolicy | None, fresh: bool) -> bool:
         """The push over anonymous plain requests (registry.probe): what a local dev
         registry needs, without the full client's start-up. False when the registry wants
-        more (credentials, redirects) or the upload is big; the full client then pushes."""
+        more (credentials, redirects) or the upload is big; the full client then pushes.
+        ``fresh``: the image was just built, so its new blobs go up while the tag is
+        checked (the check decides whether the manifest is PUT; a blob no manifest names
+        is harmless)."""
+        from hoist.build.pushed import BlobUpload, PushedBlobs
         from hoist.registry.probe import ProbeUnavailable, QuickSession
 
         registry, _, path = repository.partition("/")
@@ -491,24 +545,50 @@ class _Run:
             return False  # Docker Hub wants a token even for a HEAD
         log = self.log(artifact)
         manifest = store.manifest(digest)
+        insecure = registry in self.insecure
+
+        def session() -> QuickSession:
+            return QuickSession(registry, insecure=insecure)
+
+        record = PushedBlobs(self.store_root / "build-cache" / "pushed", registry, path)
+        early: BlobUpload | None = None
+        if fresh:
+            unknown = [d for d in manifest.blobs() if str(d.digest) not in record.known()]
+            if unknown and sum(d.size for d in unknown) <= QUICK_PUSH_LIMIT:
+                early = BlobUpload(session, path, store, unknown)
         try:
-            with QuickSession(registry, insecure=registry in self.insecure) as quick:
-                current = quick.manifest_digest(path, tag)
+            with session() as quick:
+                try:
+                    current = quick.manifest_digest(path, tag)
+                finally:  # the tag's answer, or its error, comes first
+                    uploaded = _outcome(early)
                 if current is not None:
                     self._check_tag_move(artifact, repository, tag, current, digest)
                 if current == str(digest):
                     log(f"registry already has {repository}:{tag}@{digest}")
                 else:
-                    blobs = [d for d in manifest.blobs()
-                             if not quick.has_blob(path, str(d.digest))]
-                    if sum(d.size for d in blobs) > QUICK_PUSH_LIMIT:
+                    sent = self._quick_blobs(quick, session, path, store, manifest,
+                                             record.known(), uploaded)
+                    if sent is None:
                         return False
-                    for d in blobs:
-                        quick.put_blob(path, str(d.digest), store.blobs.read(d.digest))
-                    quick.put_manifest(path, tag, manifest.media_type, manifest.raw)
+                    try:
+                        quick.put_manifest(path, tag, manifest.media_type, manifest.raw)
+                    except ProbeUnavailable:
+                        if not record.known():
+                            raise
+                        # The record said blobs were there that the registry no longer
+                        # has (wiped, garbage-collected): ask about every one, again.
+                        record.forget()
+                        more = self._quick_blobs(quick, session, path, store, manifest,
+                                                 frozenset())
+                        if more is None:
+                            return False
+                        sent += more
+                        quick.put_manifest(path, tag, manifest.media_type, manifest.raw)
+                    record.remember(str(d.digest) for d in manifest.blobs())
                     log(f"pushed {repository}:{tag}@{digest} "
-                        f"({sum(d.size for d in blobs)} bytes in {len(blobs)} blobs, "
-                        f"{len(manifest.blobs()) - len(blobs)} already there)")
+                        f"({sum(d.size for d in sent)} bytes in {len(sent)} blobs, "
+                        f"{len(manifest.blobs()) - len(sent)} already there)")
                 if policy is PullPolicy.ALWAYS:
                     served = quick.manifest_digest(path, str(digest))
                     if served != str(digest):
@@ -520,9 +600,36 @@ class _Run:
             return False
         return True
 
+    @staticmethod
+    def _quick_blobs(quick: QuickSession, session: Callable[[], QuickSession], path: str,
+                     store: ContentStore, manifest: Manifest, known: frozenset[str],
+                     uploaded: list[Descriptor] | Exception | None = None
+                     ) -> list[Descriptor] | None:
+        """Upload the manifest's blobs the registry lacks, skipping those in ``known``
+        (pushed before): the blobs uploaded, or None when the upload would be too big for
+        the quick path (the full client streams it instead). ``uploaded``: what an upload
+        started earlier gave (its blobs, or its error), if one was."""
+        from hoist.build.pushed import BlobUpload
+
+        if isinstance(uploaded, Exception):
+            raise uploaded
+        if uploaded is not None:
+            return uploaded
+        unknown = [d for d in manifest.blobs() if str(d.digest) not in known]
+        if sum(d.size for d in unknown) <= QUICK_PUSH_LIMIT:
+            return BlobUpload(session, path, store, unknown, first=quick).wait()
+        # Big blobs among them: ask first, and go on only if what is missing is small.
+        missing = [d for d in unknown if not quick.has_blob(path, str(d.digest))]
+        if sum(d.size for d in missing) > QUICK_PUSH_LIMIT:
+            return None
+        for d in missing:
+            quick.put_blob(path, str(d.digest), store.blobs.read(d.digest))
+        return missing
+
     def _push(self, store: ContentStore, artifact: Artifact, name: str, repository: str,
-              tag: str, digest: Digest, policy: PullPolicy | None) -> bool:
-        if self._quick_push(store, artifact, repository, tag, digest, policy):
+              tag: str, digest: Digest, policy: PullPolicy | None, *, fresh: bool = False
+              ) -> bool:
+        if self._quick_push(store, artifact, repository, tag, digest, policy, fresh):
             return True
         from hoist.transfer.copy import Options, copy_image, run
         from hoist.transfer.names import ImageName, parse_reference
@@ -560,6 +667,16 @@ class _Run:
             raise
         except OSError as e:
             raise OperationError(f"{artifact.name}: push to {repository}:{tag}: {e}") from None
+
+
+def _outcome(upload: BlobUpload | None) -> list[Descriptor] | Exception | None:
+    """How an upload started in the background ended: its blobs, or its error."""
+    if upload is None:
+        return None
+    try:
+        return upload.wait()
+    except Exception as e:
+        return e
 
 
 def build_artifacts(config: Config, options: BuildOptions | None = None,

@@ -11,11 +11,13 @@ Every bad input raises InputError ``file:line: message`` naming the key path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hoist.config.load import CONFIG_NAMES as CONFIG_NAMES
+from hoist.config.load import find_config as find_config
+from hoist.config.load import load_config as load_config
 from hoist.config.model import (
     Activation,
     Artifact,
@@ -64,37 +66,10 @@ from hoist.core.reference import repository_name
 from hoist.errors import InputError
 from hoist.manifests.source import read_source
 
-CONFIG_NAMES = ("hoist.yaml", "skaffold.yaml")
 DEFAULT_V2_MANIFESTS = ("k8s/*.yaml",)  # Skaffold v1/v2beta* default for deploy.kubectl
 MULTI_CONFIG = "requires (multi-config files)"
 ALL_STAGES: tuple[Stage, ...] = ("build", "render", "deploy")
 RENDER_DEPLOY: tuple[Stage, ...] = ("render", "deploy")
-
-
-def find_config(explicit: str | None = None, directory: str = ".") -> str | None:
-    """``-f FILE`` if given, else hoist.yaml, else skaffold.yaml in ``directory``."""
-    if explicit:
-        return explicit
-    for name in CONFIG_NAMES:
-        candidate = os.path.join(directory, name)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
-def load_config(path: str, profiles: Sequence[str] = (), *, command: str = "",
-                environ: Mapping[str, str] | None = None) -> Config:
-    """Load a config file into the model with the named profiles (``-p NAME``, also
-    ``a,b`` and ``-NAME`` to deactivate) and the auto-activated ones for ``command``
-    (``dev``, ``run``, ``build``, …) and ``environ`` (default: the process environment).
-    Bad input raises InputError naming file, line and key."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror or e}") from None
-    return parse_config(path, data, profiles, command=command,
-                        environ=os.environ if environ is None else environ)
 
 
 def parse_config(path: str, data: bytes, profiles: Sequence[str] = (), *, command: str = "",

@@ -23,6 +23,9 @@ Stage = Literal["build", "render", "deploy"]
 
 @dataclass(frozen=True, slots=True)
 class DockerSecret:
+    """One ``docker.secrets`` entry: the secret's id and the file or environment variable
+    that holds it."""
+
     id: str
     src: str | None = None
     env: str | None = None
@@ -61,6 +64,9 @@ class ArtifactDependency:
 
 @dataclass(frozen=True, slots=True)
 class Artifact:
+    """One image the config builds: its context, builder, pull policy and requirements,
+    and where in the config file it was written."""
+
     name: str  # the seed form's map key; the image in Skaffold's list form
     image: str
     context: str = "."
@@ -97,6 +103,8 @@ class LocalSpec:
 
 @dataclass(frozen=True, slots=True)
 class Activation:
+    """One ``activation`` entry of a profile; every part it sets must hold."""
+
     env: str | None = None  # KEY=pattern; `!pattern` negates; empty pattern: unset/empty
     kube_context: str | None = None
     command: str | None = None
@@ -104,6 +112,8 @@ class Activation:
 
 @dataclass(frozen=True, slots=True)
 class ProfilePatch:
+    """One JSON patch operation of a profile, as written."""
+
     op: str
     path: str
     from_path: str | None = None
@@ -113,6 +123,9 @@ class ProfilePatch:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
+    """A profile as written: when it activates, the sections it lays over the config
+    and its patches."""
+
     name: str
     line: int
     activation: tuple[Activation, ...] = ()
@@ -145,6 +158,8 @@ class Unsupported:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """One config file as loaded: every document combined, active profiles applied."""
+
     path: str
     api_version: str
     artifacts: tuple[Artifact, ...]

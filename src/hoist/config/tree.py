@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from hoist.errors import InputError
+
+if TYPE_CHECKING:
+    import yaml  # imported where a tree is made: a model unpickled from the cache needs none
 
 # The PyYAML resolver's tags, shortened; anything else (a custom !tag) keeps its text.
 _SHORT_TAGS = {
@@ -31,6 +32,8 @@ _SHORT_TAGS = {
 
 @dataclass(slots=True, eq=False)
 class YScalar:
+    """A scalar (None for null), its short YAML tag and its line in the file."""
+
     text: str | None  # None for YAML null
     tag: str  # "str", "int", "float", "bool", "null" or the tag as written
     line: int
@@ -41,6 +44,8 @@ class YScalar:
 
 @dataclass(slots=True, eq=False)
 class YSeq:
+    """A sequence and the line it starts on."""
+
     items: list[YNode]
     line: int
 
@@ -50,6 +55,8 @@ class YSeq:
 
 @dataclass(slots=True, eq=False)
 class YMap:
+    """A mapping, entries in file order, and the line it starts on."""
+
     entries: list[tuple[YScalar, YNode]] = field(default_factory=list)
     line: int = 0
 
@@ -115,6 +122,8 @@ def from_yaml(node: yaml.Node, line_offset: int, name: str) -> YNode:
 
 
 def _convert(node: yaml.Node, off: int, name: str) -> YNode:
+    import yaml
+
     line = node.start_mark.line + 1 + off
     if isinstance(node, yaml.ScalarNode):
         tag = _SHORT_TAGS.get(node.tag, node.tag)

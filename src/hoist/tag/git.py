@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,8 @@ def _env() -> dict[str, str]:
 
 def _run(git: str, cwd: Path, *args: str) -> str | None:
     """stdout, stripped, or None when git fails."""
+    import subprocess
+
     try:
         proc = subprocess.run([git, *args], cwd=cwd, env=_env(), capture_output=True,
                               text=True, check=False)
@@ -69,7 +71,30 @@ def _directory(path: str | Path) -> Path | None:
     p = Path(path)
     if p.is_file():
         p = p.parent
-    return p if p.is_dir() else None
+    if not p.is_dir() or not may_be_in_repository(p):
+        return None
+    return p
+
+
+def may_be_in_repository(directory: str | Path) -> bool:
+    """False when git's repository discovery cannot find anything from ``directory``:
+    neither it nor any directory above it (symlinks resolved, as git's getcwd sees them)
+    holds a ``.git`` entry or is itself a git directory (``HEAD`` beside ``objects`` and
+    ``refs``). Then every git call here would fail, and none is made: outside git a
+    build spends no process on asking. The variables that could point git elsewhere
+    (GIT_DIR, GIT_WORK_TREE, …) are never passed to it, so the walk is all it has."""
+    current = os.path.realpath(directory)
+    while True:
+        if os.path.lexists(os.path.join(current, ".git")):
+            return True
+        if os.path.isfile(os.path.join(current, "HEAD")) and \
+                os.path.isdir(os.path.join(current, "objects")) and \
+                os.path.isdir(os.path.join(current, "refs")):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
 
 
 def current_branch(path: str | Path) -> str | None:
@@ -88,6 +113,24 @@ def is_dirty(path: str | Path) -> bool | None:
         return None
     out = _run(git, cwd, "status", "--porcelain", "--", ".")
     return None if out is None else bool(out)
+
+
+def untracked_inputs(path: str | Path, rels: Iterable[str]) -> bool:
+    """Whether any of ``rels`` (files, relative to ``path``) is not tracked by git: an
+    ignored or new file that goes into an image although no commit holds it. ``git status``
+    leaves ignored files out, so a tree can be clean while the image's inputs are not
+    what the commit says."""
+    git, cwd = git_executable(), _directory(path)
+    if git is None or cwd is None:
+        return False
+    out = _run(git, cwd, "ls-files", "-z", "--", ".")
+    if out is None:
+        return False
+    tracked = set(out.split("\0"))
+    # The repository's own metadata (a context at the top level holds .git) is never
+    # tracked, and is what the commit is.
+    return any(rel not in tracked for rel in rels
+               if rel != ".git" and not rel.startswith(".git/"))
 
 
 def git_info(path: str | Path) -> GitInfo | None:
