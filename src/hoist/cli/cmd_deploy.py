@@ -47,6 +47,9 @@ def _target_arguments(p: argparse.ArgumentParser) -> None:
                         "progressDeadlineSeconds when smaller)")
     p.add_argument("--verify", choices=("true", "false"), default="true",
                    help="check that every container runs the digest hoist built")
+    p.add_argument("--warm-node", choices=("true", "false"), default="true",
+                   help="embedded node with containerd: fetch the built images while the "
+                        "old pods go (the kubelet still makes its own pull); default true")
     p.add_argument("--run-id", metavar="ID", help="label resources with this run id "
                    "(default: a new one)")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
@@ -137,6 +140,7 @@ def _deploy_options(args: argparse.Namespace, log: StepLog) -> Any:
         status_check=args.status_check == "true",
         status_deadline=args.status_check_deadline, verify=args.verify == "true",
         runtime=args.runtime, time_scale=args.time_scale,
+        warm_node=args.warm_node == "true",
         store_root=Path(args.store) if getattr(args, "store", None) else None, log=log)
 
 

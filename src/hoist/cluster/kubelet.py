@@ -293,6 +293,9 @@ class Kubelet:
                 self.kill_pod(pod, state)
                 self.cluster.finalize_pod(pod["metadata"]["namespace"],
                                           pod["metadata"]["name"], state.uid)
+                # As the kubelet: a killed pod's containers and sandbox are stopped before
+                # the API object goes; removing them is garbage collection afterwards.
+                self._remove_sandbox(state)
                 return
             ok = self.sync_pod(pod, state)
             if not ok:
@@ -646,19 +649,29 @@ class Kubelet:
                     self.recorder.event(_container_ref(pod, kind, c["name"]), events.NORMAL,
                                         events.KILLING_CONTAINER,
                                         f"Stopping container {c['name']}")
-        self._remove_sandbox(state)
+        self._stop_sandbox(state)
+
+    def _stop_sandbox(self, state: _PodState) -> list[str]:
+        """Stop every container of the pod and its sandbox (pkg/kubelet/kuberuntime
+        killPodWithSyncResult); the container ids."""
+        if self.containers is None or not state.sandbox_id:
+            return []
+        runtime = self.containers
+        ids = [st.id for st in runtime.list_containers(state.sandbox_id)]
+        for cid in ids:
+            with contextlib.suppress(RuntimeFailure):
+                runtime.stop_container(cid, timeout=2)
+        with contextlib.suppress(RuntimeFailure):
+            runtime.stop_pod_sandbox(state.sandbox_id)
+        return ids
 
     def _remove_sandbox(self, state: _PodState) -> None:
         if self.containers is None or not state.sandbox_id:
             return
         runtime = self.containers
-        for st in runtime.list_containers(state.sandbox_id):
+        for cid in self._stop_sandbox(state):  # a no-op for what is stopped already
             with contextlib.suppress(RuntimeFailure):
-                runtime.stop_container(st.id, timeout=2)
-            with contextlib.suppress(RuntimeFailure):
-                runtime.remove_container(st.id)
-        with contextlib.suppress(RuntimeFailure):
-            runtime.stop_pod_sandbox(state.sandbox_id)
+                runtime.remove_container(cid)
         with contextlib.suppress(RuntimeFailure):
             runtime.remove_pod_sandbox(state.sandbox_id)
         state.sandbox_id = ""

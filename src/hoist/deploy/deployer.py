@@ -50,6 +50,12 @@ class DeployOptions:
     data_dir: Path | None = None
     cluster_dir: Path | None = None
     runs_dir: Path | None = None
+    # Digest-pinned references this process has just seen the registry serve (a build's
+    # Always check): the deploy's own check would ask the same question again.
+    served: frozenset[str] = frozenset()
+    # Let the node fetch pulled artifacts while the rollout replaces the old pods (targets
+    # that can: the embedded node with containerd).
+    warm_node: bool = True
     log: Callable[[str], None] = _no_log
 
 
@@ -297,9 +303,13 @@ def deploy(config: Config, builds: Sequence[Mapping[str, Any]], options: DeployO
     timings["render"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    notes = check_policies(artifacts, target, options.store_root, log)
+    notes = check_policies(artifacts, target, options.store_root, log,
+                           serves=lambda ref: ref in options.served or registry_serves(ref))
     timings["preload"] = time.perf_counter() - t
 
+    warm = getattr(target, "warm", None)
+    if options.warm_node and warm is not None:
+        warm([a.reference for a in artifacts if a.policy is not PullPolicy.NEVER])
     t = time.perf_counter()
     runs = RunStore(options.runs_dir)
     record = _record_for(runs, run_id, target_name, options, config, target)

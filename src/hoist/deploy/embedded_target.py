@@ -12,7 +12,7 @@ from hoist.deploy.target import RUN_ID_LABEL, ResourceRef, resource_ref
 
 class EmbeddedTarget:
     name = "embedded"
-    status_poll = 0.02  # a snapshot is a few local SQLite reads
+    status_poll = 0.005  # a snapshot is a few local SQLite reads
 
     def __init__(self, env: Any, log: Callable[[str], None] | None = None) -> None:
         from hoist.cluster.store import Cluster
@@ -29,6 +29,29 @@ class EmbeddedTarget:
         runtime = "containerd over CRI" if self.env.runtime == "cri" else \
             "builtin runtime (images only; containers do not run)"
         return f"embedded cluster ({runtime}), registry {self.env.registry}"
+
+    def warm(self, references: Sequence[str]) -> None:
+        """Start the node's runtime fetching images it is about to be asked for, in the
+        background, so the fetch overlaps the rollout's teardown of the old pods. The
+        kubelet still makes its own decision and its own PullImage call (with Always,
+        containerd then finds the content local); only where the bytes come from early
+        changes."""
+        if self.env.runtime != "cri" or not self.env.cri_socket or not references:
+            return
+        import threading
+
+        def fetch() -> None:
+            from hoist.node.cri.runtime import CriRuntime
+            from hoist.node.runtime import RuntimeFailure
+
+            try:
+                with CriRuntime(str(self.env.cri_socket), timeout=60.0) as runtime:
+                    for ref in references:
+                        runtime.pull_image(ref)
+            except (RuntimeFailure, OSError):
+                pass  # the kubelet's own pull reports whatever is wrong, as it would
+
+        threading.Thread(target=fetch, name="hoist-warm-node", daemon=True).start()
 
     def preload(self, reference: str, store_root: Any) -> str:
         from hoist.deploy.embedded import preload_image

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hoist.config import Config
+from hoist.core.policy import PullPolicy
 from hoist.errors import HoistError, InputError
 
 ENV_DEFAULT_REPO = "HOIST_DEFAULT_REPO"
@@ -101,7 +102,13 @@ def cycle(session: Session, number: int, only: Sequence[str] = (),
     # Only the config's current artifacts: a reloaded config may have dropped some.
     images = {a.image for a in config.artifacts}
     builds = [b for image, b in session.builds.items() if image in images]
-    result = deploy(config, builds, session.deploy_options, target=session.target)
+    # A push under Always ends with a HEAD by digest (the build's verification): that is
+    # the very check the deploy makes for Always, so it is not asked twice.
+    served = frozenset(f"{r.repository}@{r.digest}" for r in built
+                       if r.pushed and r.policy is PullPolicy.ALWAYS)
+    options = dataclasses.replace(session.deploy_options,
+                                  served=session.deploy_options.served | served)
+    result = deploy(config, builds, options, target=session.target)
     t_end = time.perf_counter()
     push = sum(r.timings.get("push", 0.0) for r in built)
     timings = {"build": t_build - t0 - push, "push": push,
