@@ -4,7 +4,6 @@ removes exactly that."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,10 +18,11 @@ LAST = "last"
 
 
 def default_runs_dir() -> Path:
-    """``$XDG_DATA_HOME/hoist/runs``, else ``~/.local/share/hoist/runs``."""
-    base = os.environ.get("XDG_DATA_HOME") or ""
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
-    return root / "hoist" / "runs"
+    """``runs`` beside the embedded cluster's directory (``$XDG_DATA_HOME/hoist/runs``,
+    else ``~/.local/share/hoist/runs``)."""
+    from hoist.cluster.store import default_cluster_dir
+
+    return default_cluster_dir().parent / "runs"
 
 
 @dataclass
