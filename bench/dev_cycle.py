@@ -61,22 +61,18 @@ class _DevProcess:
         return [line for line in text.splitlines() if "] " in line and " cycle " in line]
 
     def wait_cycle(self, timeout: float = CYCLE_TIMEOUT) -> str:
+        """The next cycle line hoist dev prints (a failed cycle is an error)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             lines = self._cycles()
             if len(lines) > self.seen:
                 self.seen = len(lines)
-                line = lines[-1]
-                if "cycle failed" in line:
-                    raise BenchError(f"hoist dev: {line}")
-                return line
-            text = self.log_path.read_text(errors="replace")
-            failed = [x for x in text.splitlines() if "cycle failed" in x]
-            if len(failed) > getattr(self, "_failed", 0):
-                raise BenchError(f"hoist dev: {failed[-1]}")
+                if "cycle failed" in lines[-1]:
+                    raise BenchError(f"hoist dev: {lines[-1]}")
+                return lines[-1]
             if self.proc.poll() is not None:
                 raise BenchError(f"hoist dev exited {self.proc.returncode}:\n"
-                                 f"{text[-2000:]}")
+                                 f"{self.log_path.read_text(errors='replace')[-2000:]}")
             time.sleep(0.003)
         raise BenchError(f"hoist dev printed no cycle within {timeout} s:\n"
                          f"{self.log_path.read_text(errors='replace')[-2000:]}")

@@ -256,6 +256,9 @@ def test_registry_port_is_reused_else_a_free_one(tmp_path: Path) -> None:
     assert again.addr == first.addr and again.pid != first.pid
     host, port = again.addr.rsplit(":", 1)
     with socket.socket() as squatter:
+        # The registry's closed connections may hold the port in TIME_WAIT; a listener
+        # takes it anyway with SO_REUSEADDR, and then nobody else can.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((host, int(port)))
         squatter.listen()
         moved = start_registry(data, store)
@@ -386,6 +389,9 @@ def test_cri_after_the_registry_moved(embedded: Embedded) -> None:
     assert stop_registry(embedded.data_dir) == env.registry_pid
     host, port = env.registry.rsplit(":", 1)
     with socket.socket() as squatter:
+        # The registry's closed connections may hold the port in TIME_WAIT; a listener
+        # takes it anyway with SO_REUSEADDR, and then nobody else can.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((host, int(port)))
         squatter.listen()
         moved = embedded.ensure("cri")

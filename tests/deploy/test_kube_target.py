@@ -82,7 +82,9 @@ def test_never_needs_a_node_hoist_can_load(standin: KubectlStandIn, tmp_path: Pa
     with pytest.raises(OperationError, match="needs the image preloaded"):
         target.preload("reg/app:v1", tmp_path)
     assert "'prod' is neither" in never_refusal("prod")
-    assert os.environ["PATH"] == str(tmp_path / "empty")
+    # a kind context without `kind` installed is refused the same way
+    with pytest.raises(OperationError, match="needs the image preloaded"):
+        KubectlTarget("kind-dev", kubectl=str(standin.path)).preload("reg/app:v1", tmp_path)
 
 
 # -- a whole deploy through the stand-in, fed Kubernetes-shaped state ---------------------

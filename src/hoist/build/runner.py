@@ -686,8 +686,12 @@ def build_artifacts(config: Config, options: BuildOptions | None = None,
     return _Run(config, options or BuildOptions(), builders).run()
 
 
-def write_build_json(report: BuildReport, path: str | Path) -> None:
-    write_atomically(Path(path), (json.dumps(report.build_json(), indent=2) + "\n").encode())
+def write_build_json(report: BuildReport | Sequence[Mapping[str, Any]],
+                     path: str | Path) -> None:
+    """Skaffold's build.json from a report, or from its entries (``{imageName, tag}``)."""
+    doc = report.build_json() if isinstance(report, BuildReport) else \
+        {"builds": list(report)}
+    write_atomically(Path(path), (json.dumps(doc, indent=2) + "\n").encode())
 
 
 def read_build_json(path: str | Path) -> list[dict[str, Any]]:

@@ -191,12 +191,9 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def _write_build_json(args: argparse.Namespace, session: Any) -> None:
     if getattr(args, "file_output", None):
-        import json
+        from hoist.build.runner import write_build_json
 
-        from hoist.fileio import write_atomically
-
-        doc = {"builds": list(session.builds.values())}
-        write_atomically(Path(args.file_output), (json.dumps(doc, indent=2) + "\n").encode())
+        write_build_json(list(session.builds.values()), args.file_output)
 
 
 def run_run(args: argparse.Namespace) -> int:

@@ -419,7 +419,8 @@ def delete_run(run_id: str | None = None, *, options: DeployOptions | None = Non
                                            kubeconfig=record.kubeconfig, log=options.log)
             gone += target.delete(record.resources, record.run_id)
         else:
-            from hoist.deploy.embedded_target import EmbeddedTarget
+            from hoist.cluster.store import Cluster
+            from hoist.deploy.embedded_target import delete_labelled
 
             cluster_dir = Path(record.cluster_dir) if record.cluster_dir else \
                 options.cluster_dir
@@ -430,19 +431,8 @@ def delete_run(run_id: str | None = None, *, options: DeployOptions | None = Non
             if not (cluster_dir / "cluster.db").exists():
                 runs.forget(record.run_id)
                 continue
-            embedded = EmbeddedTarget(_Env(cluster_dir), log=options.log)
-            try:
-                gone += embedded.delete(record.resources, record.run_id)
-            finally:
-                embedded.close()
+            with Cluster.open(cluster_dir) as cluster:
+                gone += delete_labelled(cluster, record.resources, record.run_id)
         runs.forget(record.run_id)
     return gone
 
-
-@dataclass(frozen=True)
-class _Env:
-    """Enough of an EmbeddedEnvironment to delete from a cluster's store."""
-
-    cluster_dir: Path
-    runtime: str = "builtin"
-    registry: str = ""

@@ -89,18 +89,25 @@ class EmbeddedTarget:
         return self.cluster.list("Pod", namespace)
 
     def delete(self, resources: Sequence[ResourceRef], run_id: str | None) -> list[str]:
-        from hoist.cluster.store import KINDS
+        return delete_labelled(self.cluster, resources, run_id)
 
-        gone: list[str] = []
-        for ref in resources:
-            if ref.kind not in KINDS:
-                continue
-            obj = self.cluster.get(ref.kind, ref.namespace or None, ref.name)
-            if obj is None:
-                continue
-            labels = (obj.get("metadata") or {}).get("labels") or {}
-            if run_id is not None and labels.get(RUN_ID_LABEL) != run_id:
-                continue  # a later run took it over: it is that run's to delete
-            if self.cluster.delete(ref.kind, ref.namespace or None, ref.name):
-                gone.append(str(ref))
-        return gone
+
+def delete_labelled(cluster: Any, resources: Sequence[ResourceRef], run_id: str | None
+                    ) -> list[str]:
+    """Delete from an embedded cluster what a run applied, and only objects still
+    labelled with ``run_id`` (when given): a later run that took one over owns it."""
+    from hoist.cluster.store import KINDS
+
+    gone: list[str] = []
+    for ref in resources:
+        if ref.kind not in KINDS:
+            continue
+        obj = cluster.get(ref.kind, ref.namespace or None, ref.name)
+        if obj is None:
+            continue
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if run_id is not None and labels.get(RUN_ID_LABEL) != run_id:
+            continue
+        if cluster.delete(ref.kind, ref.namespace or None, ref.name):
+            gone.append(str(ref))
+    return gone

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hoist.deploy.target import RUN_ID_LABEL, ResourceRef, resource_ref
-from hoist.errors import InputError, OperationError
+from hoist.errors import OperationError
 
 # kubectl's words for a server that cannot do server-side apply (older API servers or
 # aggregated APIs): hoist then applies client-side, as kubectl apply does by default.
@@ -116,16 +116,16 @@ class KubectlTarget:
         args = ["apply", "-f", "-", "-o", "name"]
         if self.server_side:
             try:
-                out = self.run(*args, "--server-side", "--field-manager=hoist",
-                               "--force-conflicts", stdin=stream)
+                self.run(*args, "--server-side", "--field-manager=hoist",
+                         "--force-conflicts", stdin=stream)
             except OperationError as e:
                 if not any(word in str(e) for word in _NO_SERVER_SIDE):
                     raise
                 self._log("the server refused server-side apply; applying client-side")
-                out = self.run(*args, stdin=stream)
+                self.run(*args, stdin=stream)
         else:
-            out = self.run(*args, stdin=stream)
-        del out  # `-o name` lists what was applied; the documents say it more exactly
+            self.run(*args, stdin=stream)
+        # `-o name` lists what was applied; the documents name it with its namespace
         return [(resource_ref(d), "applied") for d in documents]
 
     def status_source(self) -> KubectlStatusSource:
@@ -169,8 +169,6 @@ class KubectlStatusSource:
             namespaces[ref.namespace].append(ref)
         for namespace, group in sorted(namespaces.items()):
             names = [f"{r.kind.lower()}/{r.name}" for r in group]
-            if not names:
-                raise InputError("nothing to check")
             ns = ["-n", namespace] if namespace else []
             found = self.target._json("get", *names, *ns, "--ignore-not-found")
             workloads += list(found.get("items") or ([found] if found.get("kind") else []))
