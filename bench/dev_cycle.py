@@ -54,19 +54,23 @@ class _DevProcess:
             [hoist, "dev", "-f", str(config), "--target", "embedded", "--runtime", "cri",
              "--builder", "native"], stdout=subprocess.DEVNULL, stderr=self._log,
             stdin=subprocess.DEVNULL, env=env)
-        self.seen = 0
+        self._reader = log.open("rb")
+        self._pending = b""
 
-    def _cycles(self) -> list[str]:
-        text = self.log_path.read_text(errors="replace")
-        return [line for line in text.splitlines() if "] " in line and " cycle " in line]
+    def _new_cycles(self) -> list[str]:
+        # Only what was appended since the last look: re-reading the whole log every few
+        # milliseconds would take CPU from the cycle being timed.
+        self._pending += self._reader.read()
+        *complete, self._pending = self._pending.split(b"\n")
+        lines = (raw.decode(errors="replace") for raw in complete)
+        return [line for line in lines if "] " in line and " cycle " in line]
 
     def wait_cycle(self, timeout: float = CYCLE_TIMEOUT) -> str:
         """The next cycle line hoist dev prints (a failed cycle is an error)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            lines = self._cycles()
-            if len(lines) > self.seen:
-                self.seen = len(lines)
+            lines = self._new_cycles()
+            if lines:
                 if "cycle failed" in lines[-1]:
                     raise BenchError(f"hoist dev: {lines[-1]}")
                 return lines[-1]
@@ -86,6 +90,7 @@ class _DevProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        self._reader.close()
 
 
 class _ManualNode:

@@ -295,7 +295,7 @@ class Kubelet:
                                           pod["metadata"]["name"], state.uid)
                 # As the kubelet: a killed pod's containers and sandbox are stopped before
                 # the API object goes; removing them is garbage collection afterwards.
-                self._remove_sandbox(state)
+                self._remove_sandbox(state, stopped=True)
                 return
             ok = self.sync_pod(pod, state)
             if not ok:
@@ -382,12 +382,10 @@ class Kubelet:
         """The status ``imageID``: the repository digest the node holds for the image, as
         containerd reports it (``repo@sha256:…``), else the image ID."""
         try:
-            for info in self.images.list_images():
-                if info.id == image_ref and info.repo_digests:
-                    return info.repo_digests[0]
+            info = self.images.image_status(image_ref)
         except RuntimeFailure:
-            pass
-        return image_ref
+            return image_ref
+        return info.repo_digests[0] if info is not None and info.repo_digests else image_ref
 
     def _status_entry(self, c: Mapping[str, Any], rec: _ContainerRecord,
                       waiting: tuple[str, str] | None = None,
@@ -497,6 +495,7 @@ class Kubelet:
         runtime = self.containers
         spec = pod.get("spec", {})
         sandbox = self._sandbox_spec(pod)
+        current: dict[str, ContainerStatus] = {}
         if not state.sandbox_id:
             try:
                 state.sandbox_id = runtime.run_pod_sandbox(sandbox)
@@ -505,10 +504,11 @@ class Kubelet:
                                     events.FAILED_CREATE_POD_SANDBOX,
                                     f"Failed to create pod sandbox: {e}")
                 return False
+        else:  # a new sandbox has no containers yet
+            current = {s.id: s for s in runtime.list_containers(state.sandbox_id)}
         restart_policy = spec.get("restartPolicy") or "Always"
         ok = True
         statuses: dict[str, list[dict[str, Any]]] = {"init": [], "regular": []}
-        current = {s.id: s for s in runtime.list_containers(state.sandbox_id)}
 
         init_complete = True
         for c in spec.get("initContainers") or []:
@@ -556,8 +556,10 @@ class Kubelet:
                                              secrets)
             ok = ok and started
             if started:
-                st2 = next((s for s in runtime.list_containers(state.sandbox_id)
-                            if s.id == rec.container_id), None)
+                try:
+                    st2: ContainerStatus | None = runtime.container_status(rec.container_id)
+                except RuntimeFailure:
+                    st2 = None
                 if st2 is not None and st2.state is ContainerState.RUNNING:
                     statuses["regular"].append(self._status_entry(c, rec, running=st2))
                     continue
@@ -653,11 +655,15 @@ class Kubelet:
 
     def _stop_sandbox(self, state: _PodState) -> list[str]:
         """Stop every container of the pod and its sandbox (pkg/kubelet/kuberuntime
-        killPodWithSyncResult); the container ids."""
+        killPodWithSyncResult); the container ids. As the kubelet kills the running pod
+        its cache knows, the containers are the ones this node recorded starting; only a
+        sandbox it knows nothing of (left by an earlier node) is listed."""
         if self.containers is None or not state.sandbox_id:
             return []
         runtime = self.containers
-        ids = [st.id for st in runtime.list_containers(state.sandbox_id)]
+        ids = [rec.container_id for rec in state.containers.values() if rec.container_id]
+        if not ids:
+            ids = [st.id for st in runtime.list_containers(state.sandbox_id)]
         for cid in ids:
             with contextlib.suppress(RuntimeFailure):
                 runtime.stop_container(cid, timeout=2)
@@ -665,11 +671,15 @@ class Kubelet:
             runtime.stop_pod_sandbox(state.sandbox_id)
         return ids
 
-    def _remove_sandbox(self, state: _PodState) -> None:
+    def _remove_sandbox(self, state: _PodState, *, stopped: bool = False) -> None:
+        """Remove the pod's containers and sandbox, stopping them first unless
+        ``stopped`` (a killed pod's were)."""
         if self.containers is None or not state.sandbox_id:
             return
         runtime = self.containers
-        for cid in self._stop_sandbox(state):  # a no-op for what is stopped already
+        ids = [rec.container_id for rec in state.containers.values() if rec.container_id] \
+            if stopped else self._stop_sandbox(state)
+        for cid in ids:
             with contextlib.suppress(RuntimeFailure):
                 runtime.remove_container(cid)
         with contextlib.suppress(RuntimeFailure):

@@ -8,7 +8,8 @@ Secret and ServiceAccount. Events live in their own table.
 
 Two counters: ``resourceVersion`` (every write, as etcd's revision) and :meth:`revision`
 (spec-level changes only: creating, updating, deleting any object — not pod status,
-not events, not Deployment status), which a node polls cheaply.
+not events, not Deployment status). :meth:`wait_for_change` and :meth:`wait_for_write`
+wait on them, woken by inotify where the system has it (:mod:`hoist.cluster.notify`).
 
 Admission settings (:class:`AdmissionConfig`) are stored in the database: give
 ``Cluster.open(dir, admission=AdmissionConfig(always_pull_images=True))`` (or call
@@ -31,10 +32,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hoist.cluster import controllers
 from hoist.cluster.admission import (
@@ -58,6 +59,9 @@ from hoist.cluster.validation import (
     validate_service_account,
 )
 from hoist.errors import InputError, OperationError
+
+if TYPE_CHECKING:
+    from hoist.cluster.notify import DirectoryWatch
 
 CLUSTER_DB = "cluster.db"
 # A node counts as alive while its last heartbeat is this recent.
@@ -217,6 +221,7 @@ class Cluster:
         self._lock = threading.RLock()
         self._clock = clock
         self._rng = random.SystemRandom()
+        self._watches: dict[int, DirectoryWatch | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -252,6 +257,10 @@ class Cluster:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            for watch in self._watches.values():
+                if watch is not None:
+                    watch.close()
+            self._watches.clear()
 
     def __enter__(self) -> Cluster:
         return self
@@ -313,18 +322,53 @@ class Cluster:
                 "SELECT value FROM counters WHERE name = 'revision'").fetchone()
         return int(row[0]) if row else 0
 
+    def resource_version(self) -> int:
+        """Increases on every write, status and events included (etcd's revision)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM counters WHERE name = 'resourceVersion'").fetchone()
+        return int(row[0]) if row else 0
+
     def wait_for_change(self, since: int, timeout: float) -> int:
         """The revision once it differs from ``since``, or the current one after
         ``timeout`` seconds."""
+        return self._wait(self.revision, since, timeout)
+
+    def wait_for_write(self, since: int, timeout: float) -> int:
+        """The resource version once it differs from ``since`` (any write: a pod's status,
+        an event), or the current one after ``timeout`` seconds."""
+        return self._wait(self.resource_version, since, timeout)
+
+    def _wait(self, counter: Callable[[], int], since: int, timeout: float) -> int:
         deadline = time.monotonic() + max(0.0, timeout)
+        # The watch exists before the first read, so no write can slip between the two.
+        watch = self._watch()
         while True:
-            current = self.revision()
+            current = counter()
             remaining = deadline - time.monotonic()
             if current != since or remaining <= 0:
                 return current
-            # One indexed read of a counter: cheap enough to ask 100 times a second, and a
-            # Recreate rollout crosses several of these waits (delete, finalize, create).
-            time.sleep(min(0.01, remaining))
+            if watch is not None:
+                watch.wait(remaining)
+            else:
+                # No notifications here: one indexed read of a counter is cheap enough to
+                # repeat 100 times a second.
+                time.sleep(min(0.01, remaining))
+
+    def _watch(self) -> DirectoryWatch | None:
+        """This thread's watch on the cluster directory (one per thread, so two waiters
+        never take each other's notifications), kept until :meth:`close`: closing an
+        inotify descriptor waits for an RCU grace period, about a millisecond."""
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self._watches:
+                return self._watches[ident]
+        from hoist.cluster.notify import open_watch
+
+        watch = open_watch(self.cluster_dir)
+        with self._lock:
+            self._watches[ident] = watch
+        return watch
 
     # ------------------------------------------------------------------ raw rows
 
@@ -882,8 +926,10 @@ class Cluster:
                         (namespace, name, ref["uid"], correlation, at, _dumps(event)))
 
     def events(self, namespace: str | None = None,
-               involved_uid: str | None = None) -> Objects:
-        """v1 Events, oldest first (by lastTimestamp, then name)."""
+               involved_uid: str | None = None, *,
+               involved_uids: Sequence[str] | None = None) -> Objects:
+        """v1 Events, oldest first (by lastTimestamp, then name); ``involved_uids``
+        keeps those about any of these objects."""
         query, args = "SELECT body FROM events WHERE 1 = 1", []
         if namespace is not None:
             query += " AND namespace = ?"
@@ -891,6 +937,9 @@ class Cluster:
         if involved_uid is not None:
             query += " AND involved_uid = ?"
             args.append(involved_uid)
+        if involved_uids is not None:
+            query += f" AND involved_uid IN ({', '.join('?' * len(involved_uids))})"
+            args.extend(involved_uids)
         query += " ORDER BY last, name"
         with self._lock:
             rows = self._conn.execute(query, args).fetchall()

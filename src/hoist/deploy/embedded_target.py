@@ -12,7 +12,9 @@ from hoist.deploy.target import RUN_ID_LABEL, ResourceRef, resource_ref
 
 class EmbeddedTarget:
     name = "embedded"
-    status_poll = 0.005  # a snapshot is a few local SQLite reads
+    # The longest wait between two looks at the status: the store's status source wakes
+    # the check as soon as anything is written, so this only bounds a missed notification.
+    status_poll = 0.25
 
     def __init__(self, env: Any, log: Callable[[str], None] | None = None) -> None:
         from hoist.cluster.store import Cluster

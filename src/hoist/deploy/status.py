@@ -138,6 +138,9 @@ def _flatten(objects: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]
 class StatusSource(Protocol):
     def snapshot(self, refs: Sequence[WorkloadRef]) -> Snapshot: ...
 
+    # Optional: ``wait_for_update(timeout)`` returns early once the source may have
+    # news; :func:`wait_for_ready` sleeps for its poll interval where it is missing.
+
 
 @dataclass(frozen=True)
 class PodFailure:
@@ -814,11 +817,15 @@ def wait_for_ready(source: StatusSource, refs: Sequence[WorkloadRef], *, deadlin
                    images_only: bool = False,
                    on_progress: Callable[[WorkloadState], None] | None = None,
                    poll: float = 0.2, clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], None] = time.sleep) -> StatusResult:
+                   sleep: Callable[[float], None] | None = None) -> StatusResult:
     """Poll ``source`` until every workload is ready (ok), one has failed (at once, with
     the kubelet's message), or ``deadline`` seconds have passed (timed_out).
-    ``on_progress`` hears each workload's state whenever its phase or detail changes."""
+    ``on_progress`` hears each workload's state whenever its phase or detail changes.
+    Between two looks it waits ``poll`` seconds at most: through the source's
+    ``wait_for_update`` when it has one (woken by the next write), else ``sleep``."""
     refs = list(refs)
+    if sleep is None:
+        sleep = getattr(source, "wait_for_update", None) or time.sleep
     start = clock()
     last: dict[WorkloadRef, tuple[str, str]] = {}
     while True:
@@ -854,10 +861,17 @@ class ClusterStatusSource:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        self._version = -1
+
+    def wait_for_update(self, timeout: float) -> None:
+        """Return once the store has been written since the last snapshot began."""
+        self.cluster.wait_for_write(self._version, timeout)
 
     def snapshot(self, refs: Sequence[WorkloadRef]) -> Snapshot:
         from hoist.cluster.validation import ApiError
 
+        # Read before the objects: a write during the snapshot wakes the next wait.
+        self._version = self.cluster.resource_version()
         workloads: list[Mapping[str, Any]] = []
         namespaces: list[str] = []
         for ref in refs:
@@ -873,8 +887,10 @@ class ClusterStatusSource:
             if obj is not None:
                 workloads.append(obj)
         pods: list[Mapping[str, Any]] = []
-        events: list[Mapping[str, Any]] = []
         for namespace in namespaces:
             pods += self.cluster.list("Pod", namespace)
-            events += self.cluster.events(namespace)
+        # Only the events of these pods: a long dev session leaves an hour of events
+        # about pods long gone, and this runs on every write.
+        uids = [str(p["metadata"]["uid"]) for p in pods if p.get("metadata", {}).get("uid")]
+        events = self.cluster.events(involved_uids=uids) if uids else []
         return Snapshot(tuple(workloads), tuple(pods), tuple(events))
