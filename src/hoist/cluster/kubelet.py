@@ -107,21 +107,55 @@ def _pod_ref(pod: Mapping[str, Any]) -> ObjectRef:
 
 
 class ClusterRecorder:
-    """Events into the cluster's store, from the kubelet on this node."""
+    """Events into the cluster's store, from the kubelet on this node.
+
+    As client-go's EventBroadcaster, recording does not wait for the write: events queue
+    up and one thread writes them, so a pod's start does not pay a database commit per
+    event. Each keeps the time it happened. :meth:`flush` waits until what was queued is
+    written; the kubelet flushes before it writes a pod's status or removes the pod, so
+    the store never shows a status without the events that led to it."""
 
     def __init__(self, cluster: Any, host: str) -> None:
         self.cluster = cluster
         self.host = host
+        self._pending: list[tuple[dict[str, Any], str, str, str, str, float]] = []
+        self._busy = False
+        self._cond = threading.Condition()
 
     def event(self, ref: ObjectRef, type: str, reason: str, message: str) -> None:
         involved = {"apiVersion": ref.api_version, "kind": ref.kind,
                     "metadata": {"namespace": ref.namespace, "name": ref.name,
                                  "uid": ref.uid}}
-        try:
-            self.cluster.record_event(involved, type, reason, message, source="kubelet",
-                                      host=self.host, field_path=ref.field_path)
-        except Exception:  # an event lost must not stop a pod
-            log.exception("recording event %s for %s/%s", reason, ref.namespace, ref.name)
+        item = (involved, type, reason, message, ref.field_path, self.cluster.now())
+        with self._cond:
+            self._pending.append(item)
+            if not self._busy:
+                self._busy = True
+                threading.Thread(target=self._drain, name="event-recorder",
+                                 daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._busy = False
+                    self._cond.notify_all()
+                    return
+                batch, self._pending = self._pending, []
+            for involved, type, reason, message, field_path, at in batch:
+                try:
+                    self.cluster.record_event(involved, type, reason, message,
+                                              source="kubelet", host=self.host,
+                                              field_path=field_path, now=at)
+                except Exception:  # an event lost must not stop a pod
+                    log.exception("recording event %s for %s/%s", reason,
+                                  involved["metadata"]["namespace"],
+                                  involved["metadata"]["name"])
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued event is written; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout)
 
 
 @dataclass
@@ -249,6 +283,7 @@ class Kubelet:
         self._stop.set()
         self.puller.close()
         self._cleanup_sandboxes()
+        self.recorder.flush()
 
     def stop(self) -> None:
         self._stop.set()
@@ -291,6 +326,7 @@ class Kubelet:
         try:
             if pod["metadata"].get("deletionTimestamp"):
                 self.kill_pod(pod, state)
+                self.recorder.flush()
                 self.cluster.finalize_pod(pod["metadata"]["namespace"],
                                           pod["metadata"]["name"], state.uid)
                 # As the kubelet: a killed pod's containers and sandbox are stopped before
@@ -470,6 +506,7 @@ class Kubelet:
                     s["state"] = {"waiting": {"reason": IMAGE_PRESENT,
                                               "message": BUILTIN_NOTE}}
         if status != old:
+            self.recorder.flush()  # the events that led here go first
             self.cluster.update_pod_status(meta["namespace"], meta["name"], meta["uid"],
                                            status)
 

@@ -68,6 +68,10 @@ CLUSTER_DB = "cluster.db"
 NODE_ALIVE_SECONDS = 10.0
 # kube-apiserver's --event-ttl default: events older than an hour are dropped.
 EVENT_TTL_SECONDS = 3600.0
+# After a write wakes a waiter, the counter is looked at this many more times, this far
+# apart, before the waiter blocks again (see Cluster._wait).
+SETTLE_LOOKS = 5
+SETTLE_INTERVAL = 0.002
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Namespaces a cluster starts with; the first three may not be deleted (NamespaceLifecycle).
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -294,6 +298,10 @@ class Cluster:
     def _now(self) -> float:
         return float(self._clock())
 
+    def now(self) -> float:
+        """The cluster's clock (seconds since the epoch): what it stamps objects with."""
+        return self._now()
+
     # ------------------------------------------------------------------ settings
 
     def admission(self) -> AdmissionConfig:
@@ -343,17 +351,24 @@ class Cluster:
         deadline = time.monotonic() + max(0.0, timeout)
         # The watch exists before the first read, so no write can slip between the two.
         watch = self._watch()
+        settling = 0
         while True:
             current = counter()
             remaining = deadline - time.monotonic()
             if current != since or remaining <= 0:
                 return current
-            if watch is not None:
-                watch.wait(remaining)
-            else:
+            if watch is None:
                 # No notifications here: one indexed read of a counter is cheap enough to
                 # repeat 100 times a second.
                 time.sleep(min(0.01, remaining))
+            elif settling:
+                # A commit writes its WAL frames (which inotify reports) before the index
+                # in the shared memory that makes them visible (which it does not): after
+                # a wake the counter is read again a few times before blocking.
+                settling -= 1
+                watch.wait(min(remaining, SETTLE_INTERVAL))
+            elif watch.wait(remaining):
+                settling = SETTLE_LOOKS
 
     def _watch(self) -> DirectoryWatch | None:
         """This thread's watch on the cluster directory (one per thread, so two waiters
