@@ -14,7 +14,7 @@ import pytest
 from hoist.cluster import Cluster
 from hoist.cluster.notify import MAX_QUIET_WAIT, open_watch
 from hoist.deploy.status import ClusterStatusSource, WorkloadRef
-from tests.cluster.conftest import pod
+from tests.cluster.conftest import Clock, pod
 
 needs_inotify = pytest.mark.skipif(open_watch(Path("/")) is None,
                                    reason="inotify is not available on this system")
@@ -120,3 +120,26 @@ def test_the_status_source_wakes_on_writes_and_reads_only_its_pods_events(
         assert cluster.resource_version() > version
     finally:
         timer.join()
+
+
+def test_the_kubelet_recorder_writes_in_the_background_with_each_event_s_own_time(
+        cluster: Cluster, clock: Clock) -> None:
+    from hoist.cluster.kubelet import ClusterRecorder
+    from hoist.node.events import ObjectRef
+
+    cluster.apply(pod())
+    meta = cluster.get("Pod", "default", "web")["metadata"]
+    ref = ObjectRef(kind="Pod", namespace="default", name="web", uid=meta["uid"])
+    recorder = ClusterRecorder(cluster, "node-1")
+    for reason in ("Pulling", "Pulled", "Created", "Started"):
+        recorder.event(ref, "Normal", reason, f"{reason} it")
+        clock.advance(1.0)
+    clock.advance(60.0)  # written later: the stamps are still the moments recorded
+    assert recorder.flush(10.0)
+    events = cluster.events("default", meta["uid"])
+    assert [e["reason"] for e in events] == ["Pulling", "Pulled", "Created", "Started"]
+    assert [e["lastTimestamp"] for e in events] == [
+        "2027-01-15T08:00:00Z", "2027-01-15T08:00:01Z", "2027-01-15T08:00:02Z",
+        "2027-01-15T08:00:03Z"]
+    assert all(e["source"] == {"component": "kubelet", "host": "node-1"} for e in events)
+    assert recorder.flush(0.0)  # nothing queued: at once
