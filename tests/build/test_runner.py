@@ -269,3 +269,36 @@ def test_an_ignored_file_in_the_context_makes_the_default_tag_dirty(
         assert result.tag.startswith(f"{commit}-dirty-alice-") and result.origin.dirty
         tags.append(result.tag)
     assert tags[0] != tags[1]  # two contents, two tags: no move to refuse
+
+
+def test_two_builds_of_one_context_at_once_both_succeed(
+        tmp_path: Path, distribution_open: Distribution, base_image: str) -> None:
+    """hoist dev and a hoist build in another terminal see the same edit: both build the
+    same blobs into one store at the same moment, and neither may fail for it."""
+    import threading
+
+    path = _service(tmp_path / "svc", base_image, "Never", image="raced")
+    outcomes: list[object] = []
+
+    def build(n: int) -> None:
+        (tmp_path / "svc" / "index.html").write_text(f"round {n}\n")
+        barrier.wait()
+        try:
+            report = build_artifacts(load_config(str(path)),
+                                     _options(tmp_path, distribution_open))
+            outcomes.append(report.results[0].digest)
+        except Exception as e:  # the failure is the finding
+            outcomes.append(e)
+
+    for n in range(5):
+        barrier = threading.Barrier(3)
+        outcomes.clear()
+        threads = [threading.Thread(target=build, args=(n,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(outcomes) == 3 and len(set(map(str, outcomes))) == 1, outcomes
+    leftovers = [p.name for p in (tmp_path / "store" / "ingest").iterdir()
+                 if p.name.startswith("put-")]
+    assert leftovers == []

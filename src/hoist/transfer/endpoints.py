@@ -194,9 +194,18 @@ class _LocalDestination:
         if self.blobs.has(desc.digest):
             return "exists"
         loop = asyncio.get_running_loop()
-        for attempt in (1, 2):
-            ingest: Ingest = await loop.run_in_executor(
-                self._executor, self.blobs.ingest, desc.digest, desc.size)
+        failed_once = False
+        while True:
+            try:
+                ingest: Ingest = await loop.run_in_executor(
+                    self._executor, self.blobs.ingest, desc.digest, desc.size)
+            except BlobError:
+                # Another process is writing this very blob (two builds FROM one base, a
+                # pull beside a build): wait for it, then take its result or carry on
+                # from its bytes. Its lock goes when it finishes or dies.
+                if await self._wait_for_writer(desc):
+                    return "exists"
+                continue
             resumed = ingest.offset
             if progress and resumed:
                 progress(resumed)
@@ -206,15 +215,25 @@ class _LocalDestination:
             except (BlobDigestMismatch, BlobSizeMismatch) as e:
                 # The bytes were wrong (a flipped bit, a lying server): commit() threw them
                 # away; one fresh download, then give up.
-                if attempt == 2:
+                if failed_once:
                     raise OperationError(f"{source.description}: {e}") from None
+                failed_once = True
                 if progress:
                     progress(-ingest.offset)
                 continue
             finally:
                 ingest.close()
             return "resumed" if resumed else "copied"
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait_for_writer(self, desc: Descriptor) -> bool:
+        """Wait while another writer holds ``desc``'s ingest; True once the blob is in."""
+        delay = 0.005
+        while not self.blobs.has(desc.digest):
+            if not self.blobs.ingest_locked(desc.digest):
+                return self.blobs.has(desc.digest)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        return True
 
 
 class LayoutSource(_LocalSource):
