@@ -99,7 +99,7 @@ class DigestCache:
         data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(
             "utf-8", "surrogateescape")
         with contextlib.suppress(OSError):
-            write_atomically(self.path, data)
+            write_atomically(self.path, data, durable=False)
             self._records = kept
             self._changed = False
 

@@ -602,7 +602,7 @@ class _NativeBuild:
     def _remember_layer(self, key: str, layer: BuiltLayer) -> None:
         write_atomically(self._cache_path(key), json.dumps({
             "diff_id": str(layer.diff_id), "digest": str(layer.digest), "size": layer.size,
-        }).encode())
+        }).encode(), durable=False)
 
     def _commit(self, state: _ImageState) -> BuiltImage:
         config = dict(state.config)

@@ -88,7 +88,8 @@ class PushedBlobs:
         doc = {"version": RECORD_VERSION, "registry": self.registry,
                "repository": self.repository, "blobs": blobs}
         try:
-            write_atomically(self.path, json.dumps(doc, separators=(",", ":")).encode())
+            write_atomically(self.path, json.dumps(doc, separators=(",", ":")).encode(),
+                             durable=False)
         except OSError:
             return
         self._known = blobs

@@ -316,7 +316,8 @@ class ArtifactCache:
             return None
 
     def put(self, key: str, digest: Digest) -> None:
-        write_atomically(self._path(key), json.dumps({"digest": str(digest)}).encode())
+        write_atomically(self._path(key), json.dumps({"digest": str(digest)}).encode(),
+                         durable=False)
 
 
 # -- the runner ------------------------------------------------------------------------------

@@ -186,6 +186,6 @@ def _write_entries(file: str, entries: Mapping[str, Any]) -> None:
 
     try:
         data = pickle.dumps((CACHE_FORMAT, dict(entries)), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomically(Path(file), data)
+        write_atomically(Path(file), data, durable=False)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass
