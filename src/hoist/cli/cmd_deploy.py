@@ -116,7 +116,9 @@ def register(sub: Any, name: str) -> None:
                        default="auto", help="file notifications (auto falls back to "
                        "polling where none work)")
         p.add_argument("--debounce", type=int, metavar="MS", default=50,
-                       help="wait this long for more changes before a cycle (default 50)")
+                       help="changes arriving together make one cycle: it starts once 2 ms "
+                       "pass without another change, and at most MS after the first "
+                       "(default 50)")
         p.set_defaults(func=run_dev)
     else:
         p = sub.add_parser(
