@@ -222,14 +222,17 @@ class Kubelet:
                                        {"timeScale": self.config.time_scale})
                 last_beat = now
             revision = self.cluster.revision()
+            # Pods first: a pod deleted by whoever changed the store (an apply ran the
+            # controllers already) starts stopping before the controllers run again here.
+            self.sync_all()
             if revision != seen_revision or now - last_reconcile >= 1.0:
                 # The workload controller runs with the node: it replaces deleted pods.
+                # What it creates bumps the revision, so the next turn comes at once.
                 try:
                     self.cluster.reconcile()
                 except Exception:
                     log.exception("reconciling workloads")
                 last_reconcile = now
-            self.sync_all()
             self._maybe_collect_images()
             seen_revision = revision
             self.cluster.wait_for_change(revision, timeout=poll)
