@@ -544,7 +544,7 @@ class Kubelet:
                                     events.FAILED_CREATE_POD_SANDBOX,
                                     f"Failed to create pod sandbox: {e}")
                 return False
-        else:  # a new sandbox has no containers yet
+        else:  # a sandbox from an earlier sync (a new one holds nothing to list yet)
             current = {s.id: s for s in runtime.list_containers(state.sandbox_id)}
         restart_policy = spec.get("restartPolicy") or "Always"
         ok = True

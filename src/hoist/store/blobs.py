@@ -305,13 +305,16 @@ class BlobDir:
         with self.open(digest) as fh:
             return fh.read()
 
+    def _ingest_path(self, digest: Digest) -> Path:
+        return self.ingest_root / f"{digest.algorithm}-{digest.encoded}"
+
     def ingest(self, digest: Digest, size: int | None = None) -> Ingest:
         """Open (or resume) the ingest of ``digest``. Raises :class:`BlobError` when another
         writer holds it, so two pulls of one layer do not interleave bytes."""
         import fcntl
 
         self.ingest_root.mkdir(parents=True, exist_ok=True)
-        path = self.ingest_root / f"{digest.algorithm}-{digest.encoded}"
+        path = self._ingest_path(digest)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -328,7 +331,7 @@ class BlobDir:
         """Whether a writer holds the ingest of ``digest`` right now."""
         import fcntl
 
-        path = self.ingest_root / f"{digest.algorithm}-{digest.encoded}"
+        path = self._ingest_path(digest)
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
